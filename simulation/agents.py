@@ -1,0 +1,166 @@
+"""Mesa agents of SCF-Sim.
+
+Each firm and institution is a Mesa agent in `model.agents`. Per-firm state that the monthly cycle
+touches lives in NumPy columns owned by the model (`model.sme`, `model.cores`); an SME agent's
+attributes read those columns, so the market works on whole arrays while agents stay inspectable.
+The few institutions (banks, guarantor, factoring sector) hold their own state and adapt here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from mesa import Agent
+
+from simulation.market import ration
+from simulation.networks import CORE_KIND_NAMES, ROLE_NAMES
+
+if TYPE_CHECKING:
+    from simulation.model import SCFModel
+
+
+class SME(Agent):
+    """A small supplier (tier 1 or 2) or distributor; a view over the model's SME columns."""
+
+    def __init__(self, model: SCFModel, index: int) -> None:
+        super().__init__(model)
+        self.index = index
+
+    @property
+    def role(self) -> str:
+        return ROLE_NAMES[self.model.net.sme_role[self.index]]
+
+    @property
+    def cash(self) -> float:
+        return float(self.model.ledger.balance[self.index])
+
+    @property
+    def alive(self) -> bool:
+        return bool(self.model.sme.alive[self.index])
+
+    @property
+    def true_pd(self) -> float:
+        return float(self.model.sme.pd[self.index])
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.model.sme.remote[self.index])
+
+    @property
+    def debt(self) -> float:
+        """Principal outstanding on all instruments."""
+        return float(self.model.loans.principal[self.index].sum())
+
+
+class CoreFirm(Agent):
+    """A core firm, order-led manufacturer or end buyer, or the procurement platform."""
+
+    def __init__(self, model: SCFModel, index: int) -> None:
+        super().__init__(model)
+        self.index = index
+
+    @property
+    def kind(self) -> str:
+        return CORE_KIND_NAMES[self.model.net.core_kind[self.index]]
+
+    @property
+    def grade(self) -> str:
+        return "ABC"[self.model.net.core_grade[self.index]]
+
+    @property
+    def confirmations_outstanding(self) -> float:
+        return float(self.model.core_conf[self.index].sum())
+
+    @staticmethod
+    def confirm(model: SCFModel, request: np.ndarray, edge_core: np.ndarray,
+                draw: np.ndarray) -> np.ndarray:
+        """Cores confirm requested invoices they are willing to, within credit-line room.
+
+        Willingness is a per-invoice draw; confirmations occupy the core's bank credit line
+        until paid, so a core confirms (in random order) only what its remaining room allows.
+        """
+        willing = np.where(draw < model.cfg.core.confirm_willingness, request, 0.0)
+        room = np.maximum(model.core_line - model.core_conf.sum(axis=1), 0.0)
+        return ration(willing, draw, edge_core.astype(np.int64), room)
+
+
+class Bank(Agent):
+    """A bank with capital, a capital-ratio limit and a risk appetite that tightens on losses."""
+
+    def __init__(self, model: SCFModel, index: int, capital: float) -> None:
+        super().__init__(model)
+        self.index = index
+        self.equity = capital
+        self.max_pd = model.cfg.bank.max_pd
+        self.principal = 0.0  # loans outstanding, the factoring line included
+        self.matured = np.zeros(12)  # trailing 12 months of principal matured
+        self.bad = np.zeros(12)  # ... and of principal that matured unpaid
+
+    @property
+    def room(self) -> float:
+        """How much more it may lend under its capital ratio."""
+        return max(self.equity / self.model.cfg.bank.capital_ratio - self.principal, 0.0)
+
+    @property
+    def npl_ratio(self) -> float:
+        m = self.matured.sum()
+        return float(self.bad.sum() / m) if m > 0 else 0.0
+
+    def adapt(self) -> None:
+        """Tighten the risk appetite while non-performing loans exceed tolerance, else relax."""
+        cfg = self.model.cfg.bank
+        if self.npl_ratio > cfg.npl_tolerance:
+            self.max_pd = max(self.max_pd * 0.9, 0.002)
+        else:
+            self.max_pd = min(self.max_pd * 1.05, cfg.max_pd)
+
+
+class Guarantor(Agent):
+    """The government financing guarantor: leverage ceiling, per-firm cap, payout tolerance."""
+
+    def __init__(self, model: SCFModel) -> None:
+        super().__init__(model)
+        self.max_pd = model.cfg.guarantor.max_pd
+        self.payouts = np.zeros(12)  # trailing 12 months of payouts
+        self.matured = np.zeros(12)  # ... and of guaranteed principal matured
+
+    @property
+    def capital(self) -> float:
+        return float(self.model.ledger.balance[self.model.ledger.guarantor])
+
+    @property
+    def outstanding(self) -> float:
+        return float(self.model.loans.guaranteed_outstanding())
+
+    @property
+    def room(self) -> float:
+        return max(self.capital * self.model.cfg.guarantor.leverage_max - self.outstanding, 0.0)
+
+    @property
+    def payout_rate(self) -> float:
+        m = self.matured.sum()
+        return float(self.payouts.sum() / m) if m > 0 else 0.0
+
+    def adapt(self) -> None:
+        """Tighten acceptance while the payout rate net of reimbursement exceeds tolerance."""
+        cfg = self.model.cfg.guarantor
+        net = self.payout_rate * (1.0 - cfg.reimbursement_share)
+        if net > cfg.payout_tolerance:
+            self.max_pd = max(self.max_pd * 0.85, 0.002)
+        else:
+            self.max_pd = min(self.max_pd * 1.05, cfg.max_pd)
+
+
+class FactoringFirm(Agent):
+    """The factoring sector: capacity is its equity times the bank line it gets."""
+
+    def __init__(self, model: SCFModel, equity: float) -> None:
+        super().__init__(model)
+        self.equity = equity
+        self.line = equity * (model.cfg.factoring.bank_line_multiple - 1.0)
+        self.principal = 0.0
+
+    @property
+    def room(self) -> float:
+        return max(self.equity + self.line - self.principal, 0.0)

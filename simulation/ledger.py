@@ -1,0 +1,62 @@
+"""The one ledger through which every transfer of money goes.
+
+Accounts are slots of one float64 array: SMEs, cores, banks, the factoring sector, the guarantor,
+the government and the outside world (end market, input suppliers, owners, depositors). Transfers
+move money between slots in whole vectors, so the total never changes; `residual` measures the
+rounding drift. Only the government and the outside world may hold a negative balance: they are
+the rest of the economy, which pays in and out of the modelled system.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+
+class Ledger:
+    """Balances of every account and the total flows by kind of transfer."""
+
+    def __init__(self, n_smes: int, n_cores: int, n_banks: int) -> None:
+        self.sme0 = 0
+        self.core0 = n_smes
+        self.bank0 = n_smes + n_cores
+        self.factor = self.bank0 + n_banks
+        self.guarantor = self.factor + 1
+        self.government = self.factor + 2
+        self.outside = self.factor + 3
+        self.balance = np.zeros(self.outside + 1)
+        self.flows: dict[str, float] = defaultdict(float)
+        self._initial_total = 0.0
+
+    def endow(self, accounts: np.ndarray | int, amounts: np.ndarray | float) -> None:
+        """Initial stocks, paid by the outside world so the total stays zero-sum."""
+        self.transfer(self.outside, accounts, amounts, "endowment")
+
+    def transfer(self, src: np.ndarray | int, dst: np.ndarray | int,
+                 amount: np.ndarray | float, kind: str) -> None:
+        """Move `amount` from `src` to `dst` (scalars or aligned vectors); amounts are >= 0."""
+        amount = np.asarray(amount, dtype=float)
+        if amount.size == 0:
+            return
+        if np.any(amount < 0):
+            raise ValueError(f"negative transfer in {kind}")
+        n = len(self.balance)
+        src = np.broadcast_to(np.asarray(src), amount.shape)
+        dst = np.broadcast_to(np.asarray(dst), amount.shape)
+        self.balance -= np.bincount(src.ravel(), amount.ravel(), minlength=n)
+        self.balance += np.bincount(dst.ravel(), amount.ravel(), minlength=n)
+        self.flows[kind] += float(amount.sum())
+
+    @property
+    def total(self) -> float:
+        return float(self.balance.sum())
+
+    @property
+    def residual(self) -> float:
+        """How far the sum of all accounts has drifted from its start (rounding only)."""
+        return self.total - self._initial_total
+
+    def view(self, start: int, stop: int) -> np.ndarray:
+        """A writable view of a block of balances (e.g. all SMEs' cash)."""
+        return self.balance[start:stop]

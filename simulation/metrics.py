@@ -1,0 +1,165 @@
+"""What a run measures: monthly indicators by SME group, and the run's summary.
+
+Credit access counts SME-months: of the SMEs that needed finance in a month, the share whose need
+was fully met. Money is in 10,000 CNY; rates are annual fractions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from simulation.market import INSTRUMENTS
+from simulation.networks import ROLE_NAMES
+
+if TYPE_CHECKING:
+    from simulation.model import SCFModel
+
+GROUPS: tuple[str, ...] = ("all", *ROLE_NAMES)
+VOLUME_COLUMNS: tuple[str, ...] = tuple(f"vol_{k}" for k in INSTRUMENTS)
+GROUP_METRICS: tuple[str, ...] = (
+    "credit_access_rate", "funded_share", "financing_gap", "avg_cost_of_funds", "lost_output",
+    "sme_defaults", "guarantee_outstanding",
+)
+SYSTEM_METRICS: tuple[str, ...] = (
+    "guarantor_leverage", "guarantee_payout_rate", "bank_npl_ratio",
+    "confirmations_outstanding", "public_cost", "ledger_residual",
+)
+MONTHLY_METRICS: tuple[str, ...] = (
+    "n_active", "n_need", "n_funded", "need", "funded", *GROUP_METRICS, *VOLUME_COLUMNS,
+    *SYSTEM_METRICS, "arrears_late", "arrears_enforced",
+)
+SUMMARY_KEYS: tuple[str, ...] = (*GROUP_METRICS, "volume_by_instrument", *SYSTEM_METRICS,
+                                 "guaranteed_firms", "guarantee_per_firm", "arrears_repaid_share")
+STATUS = ("no_need", "funded", "rationed", "defaulted")
+
+
+@dataclass
+class MonthRecord:
+    """One month's per-SME outcomes, handed from the model to the recorder."""
+
+    month: int
+    need: np.ndarray
+    funded: np.ndarray  # (n, I)
+    rate: np.ndarray  # (n, I)
+    delivered_share: np.ndarray
+    sales: np.ndarray
+    defaulted: np.ndarray
+    payouts: float
+    reimbursement: float
+    subsidy: float
+
+
+class Recorder:
+    """Aggregates each month by group; keeps per-SME status for replaying the network."""
+
+    def __init__(self, model: SCFModel) -> None:
+        self.model = model
+        role = model.net.sme_role.astype(np.int64)
+        self.group_of = role + 1  # 0 is "all"
+        self.rows: list[dict[str, Any]] = []
+        self.status: list[np.ndarray] = []
+        self.public_cost = 0.0
+
+    def _by_group(self, x: np.ndarray) -> np.ndarray:
+        g = np.bincount(self.group_of, x, minlength=len(GROUPS))
+        g[0] = x.sum()
+        return g
+
+    def record(self, r: MonthRecord) -> None:
+        m = self.model
+        funded_tot = r.funded.sum(axis=1)
+        has_need = r.need > 1e-9
+        full = has_need & (funded_tot >= r.need - 1e-6)
+        cost = (r.funded * np.where(np.isfinite(r.rate), r.rate, 0.0)).sum(axis=1)
+        g_out = m.loans.outstanding(4)  # guaranteed_loan
+        cols = {
+            "n_active": self._by_group(m.sme.alive.astype(float)),
+            "n_need": self._by_group(has_need.astype(float)),
+            "n_funded": self._by_group(full.astype(float)),
+            "need": self._by_group(r.need),
+            "funded": self._by_group(np.minimum(funded_tot, r.need)),
+            "cost": self._by_group(cost),
+            "lost_output": self._by_group(r.sales * (1 - r.delivered_share)),
+            "sme_defaults": self._by_group(r.defaulted.astype(float)),
+            "guarantee_outstanding": self._by_group(g_out),
+        }
+        for k, name in enumerate(VOLUME_COLUMNS):
+            cols[name] = self._by_group(r.funded[:, k])
+        public = r.subsidy + r.reimbursement
+        self.public_cost += public
+        g = m.guarantor
+        system = {
+            "guarantor_leverage": g.outstanding / g.capital if g.capital > 0 else 0.0,
+            "guarantee_payout_rate": g.payout_rate,
+            "bank_npl_ratio": _ratio(sum(b.bad.sum() for b in m.banks),
+                                     sum(b.matured.sum() for b in m.banks)),
+            "confirmations_outstanding": float(m.core_conf.sum()),
+            "public_cost": public,
+            "ledger_residual": m.ledger.residual,
+            "arrears_late": m.arrears[0],
+            "arrears_enforced": m.arrears[0] - m.arrears[1],
+        }
+        for gi, group in enumerate(GROUPS):
+            row: dict[str, Any] = {"month": r.month, "group": group}
+            row.update({k: float(v[gi]) for k, v in cols.items()})
+            _derive(row)
+            row.update({k: (v if group == "all" else np.nan) for k, v in system.items()})
+            self.rows.append(row)
+        status = np.where(has_need, np.where(full, 1, 2), 0)
+        status[~m.sme.alive] = 3
+        self.status.append(status.astype(np.int8))
+
+    def frame(self) -> pd.DataFrame:
+        df = pd.DataFrame(self.rows)
+        return df[["month", "group", *MONTHLY_METRICS]]
+
+    def summary(self) -> dict[str, Any]:
+        df = pd.DataFrame(self.rows)
+        m = self.model
+        out: dict[str, Any] = {}
+        by_group: dict[str, dict[str, Any]] = {}
+        last = df["month"].max()
+        for group, sub in df.groupby("group", sort=False):
+            tot = sub[["n_need", "n_funded", "need", "funded", "cost", "lost_output",
+                       "sme_defaults", *VOLUME_COLUMNS]].sum()
+            row = {k: float(tot[k]) for k in tot.index}
+            _derive(row)
+            res = {k: row[k] for k in GROUP_METRICS if k in row}
+            res["guarantee_outstanding"] = float(sub.loc[sub.month == last,
+                                                         "guarantee_outstanding"].iloc[0])
+            res["volume_by_instrument"] = {k: float(tot[f"vol_{k}"]) for k in INSTRUMENTS}
+            by_group[str(group)] = res
+        out.update(by_group.pop("all"))
+        g = m.guarantor
+        g_out = m.loans.outstanding(4)
+        firms = int((g_out > 0).sum())
+        late, enforced = df["arrears_late"].sum(), df["arrears_enforced"].sum()
+        out.update({
+            "guarantor_leverage": g.outstanding / g.capital if g.capital > 0 else 0.0,
+            "guarantee_payout_rate": g.payout_rate,
+            "bank_npl_ratio": float(df.loc[df.group == "all", "bank_npl_ratio"].iloc[-1]),
+            "confirmations_outstanding": float(m.core_conf.sum()),
+            "public_cost": self.public_cost,
+            "ledger_residual": m.ledger.residual,
+            "guaranteed_firms": firms,
+            "guarantee_per_firm": float(g_out.sum() / firms) if firms else 0.0,
+            "arrears_repaid_share": float(enforced / late) if late > 0 else 1.0,
+        })
+        out["by_group"] = by_group
+        return {k: out[k] for k in (*SUMMARY_KEYS, "by_group")}
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a / b) if b > 0 else 0.0
+
+
+def _derive(row: dict[str, Any]) -> None:
+    """Rates from the month's (or run's) counts and volumes."""
+    row["credit_access_rate"] = _ratio(row["n_funded"], row["n_need"]) if row["n_need"] else 1.0
+    row["funded_share"] = _ratio(row["funded"], row["need"]) if row["need"] else 1.0
+    row["financing_gap"] = max(row["need"] - row["funded"], 0.0)
+    row["avg_cost_of_funds"] = _ratio(row["cost"], sum(row[c] for c in VOLUME_COLUMNS))

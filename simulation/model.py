@@ -1,0 +1,269 @@
+"""SCFModel: the monthly cycle of orders, financing, production and settlement.
+
+The step reads like the design brief: demand and orders -> working-capital needs -> financing
+market -> production and delivery -> settlement -> adaptation -> data collection. Randomness comes
+from one SeedSequence, spawned into a stream per purpose, and every stream draws the same numbers
+whatever the policy, so a policy run and its baseline face the same firms and shocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from simulation import market as mk
+from simulation.agents import SME, Bank, CoreFirm, FactoringFirm, Guarantor
+from simulation.config import ALL_SECTORS, CHAIN_TYPES, ScenarioConfig
+from simulation.ledger import Ledger
+from simulation.loans import LoanBook
+from simulation.metrics import MonthRecord, Recorder
+from simulation.networks import TIER1, TIER2, TO_CORE, TO_SME, build_network
+from simulation.offers import make_offers
+from simulation.production import produce
+from simulation.settlement import settle
+
+STREAMS = ("network", "population", "demand", "screening", "confirm", "late", "failure")
+CORE_PD_BY_GRADE = np.array([0.003, 0.01, 0.03])  # annual PD of cores graded A, B, C
+ORDER_DRIVEN = (CHAIN_TYPES.index("order_led"), CHAIN_TYPES.index("platform"))
+
+
+@dataclass
+class SMEColumns:
+    """Per-SME attributes fixed for the run, and the alive flag."""
+
+    pd: np.ndarray
+    pd_month: np.ndarray
+    hard: np.ndarray
+    remote: np.ndarray
+    shared: np.ndarray
+    whitelisted: np.ndarray
+    alt: np.ndarray
+    waived: np.ndarray
+    bank_access: np.ndarray
+    order_ok: np.ndarray
+    quality: np.ndarray  # banks' information quality
+    quality_factor: np.ndarray  # the factor's (hard information and the receivable only)
+    alive: np.ndarray
+
+
+class SCFModel(mesa.Model):
+    """A population of supply chains and their lenders, stepped one month at a time."""
+
+    def __init__(self, config: ScenarioConfig | None = None, *, seed: int = 0) -> None:
+        super().__init__(rng=seed)
+        self.cfg = cfg = config or ScenarioConfig()
+        self.seed = seed
+        seqs = np.random.SeedSequence(seed).spawn(len(STREAMS))
+        self.streams = {n: np.random.default_rng(s) for n, s in zip(STREAMS, seqs, strict=True)}
+        self.net = net = build_network(cfg, self.streams["network"])
+        n, c, b = net.n_smes, net.n_cores, cfg.bank.n_banks
+        self.n, self.term = n, cfg.payment.term_months
+        self.month = 0
+        self.ledger = Ledger(n, c, b)
+        self._init_population()
+        self._init_institutions()
+        self._init_pipeline()
+        self.ledger._initial_total = self.ledger.total
+        self.recorder = Recorder(self)
+        SME.create_agents(self, n, list(range(n)))
+        CoreFirm.create_agents(self, c, list(range(c)))
+        scale = n / 1000.0
+        self.banks = [Bank(self, i, cfg.bank.capital * scale) for i in range(b)]
+        self.guarantor = Guarantor(self)
+        self.factor = FactoringFirm(self, cfg.factoring.equity * scale)
+        self._fund_institutions(scale)
+
+    # ----------------------------------------------------------------- set-up
+    def _init_population(self) -> None:
+        cfg, net, rng = self.cfg, self.net, self.streams["population"]
+        n, pop = self.n, cfg.population
+        a = pop.pd_mean * pop.pd_concentration
+        pd = rng.beta(a, pop.pd_concentration - a, n)
+        hard = rng.beta(4 * pop.hard_info_mean, 4 * (1 - pop.hard_info_mean), n)
+        u_remote, u_share, u_white, u_alt, u_cash = rng.random((5, n))
+        remote = u_remote < pop.remote_share
+        waived_sectors = [ALL_SECTORS.index(s) for s in cfg.guarantor.fee_waiver_sectors]
+        shared = u_share < cfg.core.data_sharing
+        whitelisted = cfg.core.whitelist & (u_white < cfg.core.whitelist_share)
+        alt = cfg.bank.alt_data & (u_alt < cfg.bank.alt_data_coverage)
+        bank_access = ~remote | cfg.access.online_accounts
+        ctype = net.sme_chain_type
+        order_ok = shared & bank_access & (
+            np.isin(ctype, ORDER_DRIVEN) | cfg.core.order_financing) & (
+            (net.sme_role == TIER1) | ((net.sme_role == TIER2) & (ctype == ORDER_DRIVEN[0])))
+        b = cfg.bank
+        quality = mk.info_quality([(b.weight_hard, hard), (b.weight_gov, float(b.gov_data)),
+                                   (b.weight_core, shared), (b.weight_whitelist, whitelisted),
+                                   (b.weight_alt, alt)])
+        self.sme = SMEColumns(
+            pd=pd, pd_month=1 - (1 - pd) ** (1 / 12), hard=hard, remote=remote, shared=shared,
+            whitelisted=np.asarray(whitelisted), alt=np.asarray(alt),
+            waived=np.isin(net.sme_sector, waived_sectors), bank_access=bank_access,
+            order_ok=order_ok, quality=quality,
+            quality_factor=mk.info_quality([(b.weight_hard, hard)]), alive=np.ones(n, bool))
+        self.cash_target = pop.cash_months * pop.cost_share * net.sme_sales
+        self.ledger.endow(np.arange(n), self.cash_target * (0.5 + u_cash))
+        # each SME's lender per instrument: its chain's main bank, or the factoring sector
+        bank = (net.sme_chain % cfg.bank.n_banks).astype(np.int32)
+        lender = np.repeat(bank[:, None], mk.N_INSTRUMENTS, axis=1)
+        lender[:, mk.FACTOR] = cfg.bank.n_banks
+        lender[~bank_access, mk.CONF] = cfg.bank.n_banks
+        self.loans = LoanBook(n, self.term, lender)
+        self.chain_shock = np.zeros(len(net.chain_type))
+
+    def _init_institutions(self) -> None:
+        net, cfg = self.net, self.cfg
+        e_core = net.edge_kind == TO_CORE
+        purchases = np.bincount(net.edge_buyer[e_core],
+                                net.sme_sales[net.edge_seller[e_core]] * net.edge_weight[e_core],
+                                minlength=net.n_cores)
+        self.core_purchases = purchases
+        self.core_pd = CORE_PD_BY_GRADE[net.core_grade]
+        self.core_line = cfg.core.credit_line_months * purchases
+        self.horizon = self.term + cfg.payment.late_months + 1
+        self.core_conf = np.zeros((net.n_cores, self.horizon))
+        # cores hold enough cash for their longest payment pipeline
+        self.ledger.endow(self.ledger.core0 + np.arange(net.n_cores),
+                          2 * self.horizon * purchases * (1 + cfg.core.markup) + 1.0)
+        # edges: receivables due to sellers, bills paid by cores, tier-1 payables outside
+        e = len(net.edge_seller)
+        self.recv = np.zeros((e, self.horizon))
+        self.bills = np.zeros((e, self.horizon))
+        self.pay_out = np.zeros((self.n, self.horizon))
+        self.edge_core = np.where(e_core, net.edge_buyer, -1)
+        self.to_sme = np.flatnonzero(net.edge_kind == TO_SME)
+        # the core that backs a bill passed to a tier-2 edge: the tier-1 buyer's main core
+        self.bill_core = np.full(e, -1, np.int64)
+        self.bill_core[self.to_sme] = net.sme_core[net.edge_buyer[self.to_sme]]
+        # a tier-1's main core edge (the one whose confirmation it splits into bills)
+        self.primary_edge = np.full(self.n, -1, np.int64)
+        core_edges = np.flatnonzero(e_core)
+        first = np.r_[True, net.edge_seller[core_edges][1:] != net.edge_seller[core_edges][:-1]]
+        self.primary_edge[net.edge_seller[core_edges[first]]] = core_edges[first]
+
+    def _init_pipeline(self) -> None:
+        """Start in steady state: the last `term` months of sales are receivables in flight."""
+        net = self.net
+        base = net.sme_sales[net.edge_seller] * net.edge_weight
+        for j in range(self.term):
+            self.recv[:, j % self.horizon] = base
+
+    def _fund_institutions(self, scale: float) -> None:
+        cfg, led = self.cfg, self.ledger
+        for bank in self.banks:
+            led.endow(led.bank0 + bank.index, bank.equity / cfg.bank.capital_ratio + bank.equity)
+        led.endow(led.guarantor, cfg.guarantor.capital * scale)
+        led.endow(led.factor, self.factor.equity)
+        # the factor's bank line, drawn from the banks in equal parts
+        share = self.factor.line / len(self.banks)
+        for bank in self.banks:
+            led.transfer(led.bank0 + bank.index, led.factor, share, "factor_line")
+            bank.principal += share
+        led._initial_total = led.total
+
+    # ------------------------------------------------------------------- step
+    def step(self) -> None:
+        """One month of the cycle."""
+        t = self.month
+        self._failures()
+        sales, outlay, inputs = self._orders()
+        need, reserve = self._needs(outlay)
+        funded, offers, confirmed, bills = self._finance(need, sales, inputs)
+        share, subsidy = produce(self, sales, outlay, reserve, funded, offers.rate, confirmed,
+                                 bills, inputs)
+        settled = settle(self)
+        self._adapt_and_pay_owners()
+        self.recorder.record(MonthRecord(
+            month=t + 1, need=need, funded=funded, rate=offers.rate, delivered_share=share,
+            sales=sales, subsidy=subsidy, **settled))
+        self.month += 1
+
+    def _failures(self) -> None:
+        """Exogenous failures at each SME's true default risk; the firm's cash is lost."""
+        u = self.streams["failure"].random(self.n)
+        fail = self.sme.alive & (u < self.sme.pd_month)
+        cash = self.ledger.view(0, self.n)
+        self.ledger.transfer(np.flatnonzero(fail), self.ledger.outside,
+                             np.maximum(cash[fail], 0.0), "failure")
+        self.sme.alive &= ~fail
+        self.failed_now = fail
+
+    def _orders(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Orders by chain demand shock and SME noise; cash outlay each order needs now."""
+        net, pop, rng = self.net, self.cfg.population, self.streams["demand"]
+        self.chain_shock = (pop.demand_persistence * self.chain_shock + pop.demand_sigma
+                            * np.sqrt(1 - pop.demand_persistence ** 2)
+                            * rng.standard_normal(len(self.chain_shock)))
+        eps = pop.idio_sigma * rng.standard_normal(self.n)
+        level = np.exp(self.chain_shock[net.sme_chain] + eps
+                       - 0.5 * (pop.demand_sigma ** 2 + pop.idio_sigma ** 2))
+        sales = net.sme_sales * level * self.sme.alive
+        e = self.to_sme
+        inputs = np.bincount(net.edge_buyer[e], sales[net.edge_seller[e]], minlength=self.n)
+        outlay = np.maximum(pop.cost_share * sales - inputs, 0.0)
+        return sales, outlay, inputs
+
+    def _obligations(self, h: int, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """What each SME owes and is owed at this month's settlement."""
+        net = self.net
+        owed = (self.loans.due[:, :, s].sum(axis=1) + self.loans.fee[:, s] + self.pay_out[:, h]
+                + np.bincount(net.edge_buyer[self.to_sme], self.recv[self.to_sme, h],
+                              minlength=self.n))
+        due_in = np.bincount(net.edge_seller, self.recv[:, h] + self.bills[:, h],
+                             minlength=self.n)
+        return owed, due_in
+
+    def _needs(self, outlay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Financing need: the outlay plus any settlement shortfall, beyond cash in hand."""
+        owed, due_in = self._obligations(self.month % self.horizon,
+                                         self.loans.mature_slot(self.month))
+        reserve = np.maximum(owed - due_in, 0.0)
+        cash = self.ledger.view(0, self.n)
+        need = np.maximum(outlay + reserve - cash, 0.0) * self.sme.alive
+        return need, reserve
+
+    def _finance(self, need: np.ndarray, sales: np.ndarray, inputs: np.ndarray):
+        """Confirmations, bills, offers and clearing."""
+        net, cfg = self.net, self.cfg
+        asking = need > 0
+        invoice = sales[net.edge_seller] * net.edge_weight
+        e_core = self.edge_core >= 0
+        request = np.where(e_core & asking[net.edge_seller], invoice, 0.0)
+        draw = self.streams["confirm"].random(len(invoice))
+        confirmed = np.zeros_like(invoice)
+        confirmed[e_core] = CoreFirm.confirm(self, request[e_core], self.edge_core[e_core],
+                                             draw[e_core])
+        bills = np.zeros_like(invoice)
+        if cfg.core.supply_chain_bills and len(self.to_sme):
+            e = self.to_sme
+            t1 = net.edge_buyer[e]
+            pool = cfg.core.bill_pass_share * confirmed[np.maximum(self.primary_edge[t1], 0)]
+            pool = np.where(self.primary_edge[t1] >= 0, pool, 0.0)
+            want = np.where(asking[net.edge_seller[e]], invoice[e], 0.0)
+            total = np.bincount(t1, want, minlength=self.n)[t1]
+            bills[e] = want * np.minimum(1.0, np.divide(pool, total, out=np.zeros_like(pool),
+                                                        where=total > 0))
+            passed = np.bincount(t1, bills[e], minlength=self.n)
+            pe = self.primary_edge[passed > 0]
+            confirmed[pe] -= passed[passed > 0]
+        offers = make_offers(self, need, sales, inputs, invoice, confirmed, bills)
+        room = np.array([bk.room for bk in self.banks] + [self.factor.room])
+        room[:-1] = np.minimum(room[:-1], self.ledger.balance[self.ledger.bank0:
+                                                              self.ledger.factor])
+        room[-1] = min(room[-1], self.ledger.balance[self.ledger.factor])
+        funded = mk.clear(need, offers, room, self.guarantor.room)
+        return funded, offers, confirmed, bills
+
+    def _adapt_and_pay_owners(self) -> None:
+        """Lenders adapt their thresholds; owners take cash above the firm's target."""
+        for bank in self.banks:
+            bank.adapt()
+        self.guarantor.adapt()
+        cash = self.ledger.view(0, self.n)
+        excess = np.maximum(cash - self.cash_target, 0.0) * self.sme.alive
+        payout = self.cfg.population.payout_share * excess
+        idx = np.flatnonzero(payout > 0)
+        self.ledger.transfer(idx, self.ledger.outside, payout[idx], "owner_payout")
+

@@ -1,0 +1,107 @@
+"""What lenders offer each SME this month: eligibility, amount and all-in price per instrument.
+
+Banks screen with a noisy estimate of each SME's default risk (noise falls with information),
+price it, and ration where the price would pass their ceiling or the risk their appetite. The
+guarantor takes risk off the bank for a fee; the factor buys receivables.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulation import market as mk
+from simulation.networks import DISTRIBUTOR, TIER1, TIER2
+
+if TYPE_CHECKING:
+    from simulation.model import SCFModel
+
+
+def _by_seller(model: SCFModel, per_edge: np.ndarray) -> np.ndarray:
+    return np.bincount(model.net.edge_seller, per_edge, minlength=model.n)
+
+
+def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np.ndarray,
+                invoice: np.ndarray, confirmed: np.ndarray, bills: np.ndarray) -> mk.Offers:
+    """The (SME x instrument) offer matrices for this month."""
+    cfg, sme, net = model.cfg, model.sme, model.net
+    b, g, f, acc = cfg.bank, cfg.guarantor, cfg.factoring, cfg.access
+    n = model.n
+    role = net.sme_role
+    z = model.streams["screening"].standard_normal(n)
+    pd_bank = mk.estimate_pd(sme.pd, sme.quality, b.screening_sigma, z)
+    pd_factor = mk.estimate_pd(sme.pd, sme.quality_factor, b.screening_sigma, z)
+    bank_max_pd = np.array([bk.max_pd for bk in model.banks])[model.loans.lender[:, mk.CREDIT]]
+    years = model.term / 12.0
+    app_cost = acc.application_cost * (acc.one_stop_factor if acc.one_stop else 1.0)
+    app_rate = np.minimum(app_cost / np.maximum(need, 1.0) / years, 0.5)
+    base = b.funding_rate + b.margin
+
+    amount = np.zeros((n, mk.N_INSTRUMENTS))
+    rate = np.full((n, mk.N_INSTRUMENTS), np.inf)
+    access = sme.bank_access & sme.alive
+
+    # confirmed receivables (and bills passed down by tier 1), priced on the core's risk
+    conf_total = _by_seller(model, confirmed + bills)
+    edge_pd = model.core_pd[np.maximum(model.edge_core, 0)]
+    edge_pd = np.where(model.edge_core >= 0, edge_pd, model.core_pd[np.maximum(
+        model.bill_core, 0)])
+    core_pd = np.divide(_by_seller(model, (confirmed + bills) * edge_pd), conf_total,
+                        out=np.zeros(n), where=conf_total > 0)
+    amount[:, mk.CONF] = b.advance_rate * conf_total
+    via_factor = model.loans.lender[:, mk.CONF] == cfg.bank.n_banks
+    rate[:, mk.CONF] = np.where(via_factor, b.funding_rate + f.margin, b.funding_rate
+                                + 0.5 * b.margin) + core_pd * b.lgd
+    rate[conf_total <= 0, mk.CONF] = np.inf
+
+    # order-stage finance on shared order data; the order is the collateral
+    inv_total = _by_seller(model, invoice)
+    order_amt = np.maximum(b.advance_rate * inv_total - amount[:, mk.CONF], 0.0)
+    secured_ok = 0.5 * pd_bank <= bank_max_pd  # collateral halves the loss the bank sees
+    ok = sme.order_ok & access & (order_amt > 0) & secured_ok
+    amount[ok, mk.ORDER] = order_amt[ok]
+    rate[ok, mk.ORDER] = base + 0.5 * pd_bank[ok] * b.lgd + app_rate[ok]
+
+    # distributors: prepayment on the core's shared sales data, or pledged inventory
+    dist = (role == DISTRIBUTOR) & access & secured_ok
+    purchase = cfg.population.cost_share * sales
+    pre = dist & sme.shared
+    amount[pre, mk.PREPAY] = b.advance_rate * purchase[pre]
+    rate[pre, mk.PREPAY] = base + 0.5 * (model.core_pd[net.sme_core[pre]] + pd_bank[pre]) * b.lgd
+    amount[dist, mk.PLEDGE] = (1 - b.pledge_haircut) * purchase[dist]
+    rate[dist, mk.PLEDGE] = base + 0.01 + pd_bank[dist] * b.lgd * b.pledge_haircut + app_rate[dist]
+
+    # guaranteed loans: the guarantor screens on the bank's estimate; delay loses some orders
+    in_time = np.exp(-g.delay_months * (acc.one_stop_factor if acc.one_stop else 1.0)
+                     / cfg.population.order_patience_months)
+    cap_room = np.maximum(g.per_firm_cap - model.loans.outstanding(mk.GUAR), 0.0)
+    gok = (access & (pd_bank <= model.guarantor.max_pd) & (cap_room > 0)
+           & (pd_bank * (1 - g.coverage) <= bank_max_pd))
+    fee = np.where(sme.waived, 0.0, g.fee_rate)
+    amount[gok, mk.GUAR] = cap_room[gok] * in_time
+    rate[gok, mk.GUAR] = (base + pd_bank[gok] * b.lgd * (1 - g.coverage) + fee[gok]
+                          + 2 * app_rate[gok])
+
+    # unsecured credit: limits grow with what the bank can see
+    limit = b.credit_limit_months * net.sme_sales * sme.quality - model.loans.outstanding(mk.CREDIT)
+    cok = access & (pd_bank <= bank_max_pd) & (limit > 0)
+    amount[cok, mk.CREDIT] = limit[cok]
+    rate[cok, mk.CREDIT] = (base + pd_bank[cok] * b.lgd + b.opacity_premium
+                            * (1 - sme.quality[cok]) + app_rate[cok])
+
+    # unconfirmed factoring with recourse, at the SME's risk as the factor sees it
+    unconf = np.maximum(inv_total - conf_total, 0.0)
+    fok = sme.alive & np.isin(role, (TIER1, TIER2)) & (pd_factor <= f.max_pd) & (unconf > 0)
+    amount[fok, mk.FACTOR] = f.advance_rate * unconf[fok]
+    rate[fok, mk.FACTOR] = b.funding_rate + f.margin + pd_factor[fok] * b.lgd
+
+    # banks ration rather than charge above their ceiling (the factor is not a bank)
+    banky = np.ones(mk.N_INSTRUMENTS, bool)
+    banky[mk.FACTOR] = False
+    over = (rate > b.max_rate) & banky[None, :] & (model.loans.lender != cfg.bank.n_banks)
+    rate[over] = np.inf
+    rate[amount <= 0] = np.inf
+    amount[~np.isfinite(rate)] = 0.0
+    model.fee_rate_now = fee
+    return mk.Offers(amount=amount, rate=rate, lender=model.loans.lender, priority=pd_bank)
