@@ -71,7 +71,7 @@ class ParamSpec:
 
 
 def _num(x: float) -> str:
-    return f"{x:g}"
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:g}"
 
 
 def _walk(model: type[BaseModel], prefix: str = "") -> list[ParamSpec]:

@@ -1,0 +1,62 @@
+"""The `scf` command line: thin Typer commands over the model and the analysis tools.
+
+Each command lives in its own module under analysis/ and is registered here; user mistakes
+(`ConfigError`) end with one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+import typer._click.exceptions as click_exc
+
+app = typer.Typer(
+    name="scf",
+    help="SCF-Sim: simulate supply-chain finance policy on Shanghai-shaped supply networks.\n\n"
+    "Example: scf run baselines/core_led --seed 1 --months 24 --set core.data_sharing=0.8",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """SCF-Sim: simulate supply-chain finance policy on Shanghai-shaped supply networks."""
+
+
+def _register() -> None:
+    from analysis import cmd_run
+
+    app.command("run", help=cmd_run.HELP)(cmd_run.run)
+    from analysis import cmd_batch
+
+    app.command("batch", help=cmd_batch.BATCH_HELP)(cmd_batch.batch)
+    app.command("results", help=cmd_batch.RESULTS_HELP)(cmd_batch.results)
+    # Further commands register here, one line each: batch, results, compare, sensitivity,
+    # scenarios, validate, replicate, dashboard.
+
+
+_register()
+
+
+def entry() -> None:
+    """Console-script entry: usage mistakes end in one line on stderr and exit code 2."""
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(standalone_mode=False)
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        sys.stderr.write("aborted\n")
+        code = 130
+    except click_exc.NoArgsIsHelpError as exc:
+        sys.stdout.write(exc.ctx.get_help() + "\n")
+        code = 0
+    except click_exc.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path}: " if ctx is not None else "scf: "
+        sys.stderr.write(f"error: {where}{exc.format_message()}\n")
+        code = 2
+    sys.exit(code or 0)
