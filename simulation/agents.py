@@ -19,6 +19,11 @@ from simulation.networks import CORE_KIND_NAMES, ROLE_NAMES
 if TYPE_CHECKING:
     from simulation.model import SCFModel
 
+# Lenders' adaptation: judged on at least this many months of loss history, a risk threshold
+# moves by these factors each month, and never falls below FLOOR x its configured value.
+WARM_UP_MONTHS = 6
+TIGHTEN, RELAX, FLOOR = 0.93, 1.03, 0.25
+
 
 class SME(Agent):
     """A small supplier (tier 1 or 2) or distributor; a view over the model's SME columns."""
@@ -110,10 +115,12 @@ class Bank(Agent):
     def adapt(self) -> None:
         """Tighten the risk appetite while non-performing loans exceed tolerance, else relax."""
         cfg = self.model.cfg.bank
+        if self.model.month < WARM_UP_MONTHS:
+            return
         if self.npl_ratio > cfg.npl_tolerance:
-            self.max_pd = max(self.max_pd * 0.9, 0.002)
+            self.max_pd = max(self.max_pd * TIGHTEN, FLOOR * cfg.max_pd)
         else:
-            self.max_pd = min(self.max_pd * 1.05, cfg.max_pd)
+            self.max_pd = min(self.max_pd * RELAX, cfg.max_pd)
 
 
 class Guarantor(Agent):
@@ -145,11 +152,13 @@ class Guarantor(Agent):
     def adapt(self) -> None:
         """Tighten acceptance while the payout rate net of reimbursement exceeds tolerance."""
         cfg = self.model.cfg.guarantor
+        if self.model.month < WARM_UP_MONTHS:
+            return
         net = self.payout_rate * (1.0 - cfg.reimbursement_share)
         if net > cfg.payout_tolerance:
-            self.max_pd = max(self.max_pd * 0.85, 0.002)
+            self.max_pd = max(self.max_pd * TIGHTEN, FLOOR * cfg.max_pd)
         else:
-            self.max_pd = min(self.max_pd * 1.05, cfg.max_pd)
+            self.max_pd = min(self.max_pd * RELAX, cfg.max_pd)
 
 
 class FactoringFirm(Agent):
