@@ -1,0 +1,246 @@
+"""Run an experiment's plan on dask.distributed into a results store, resumably.
+
+The client submits one task per run still missing from the store; each task calls the pure
+`run_one` on a worker and returns its tables; the client writes each run as it completes (so
+workers need no shared disk). Runs already stored, or recorded as failed, are skipped; a run
+that raises is recorded with its error and the batch goes on. Because a run's numbers depend
+only on (configuration, seed, months), the store is the same with 1 worker, N workers, a remote
+cluster, or after any number of interruptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from analysis.experiment import Plan, RunSpec
+from analysis.store import Store
+from simulation.scenario import ConfigError
+
+Task = Callable[[dict[str, Any], int, int], dict[str, Any]]
+
+
+def execute(config: dict[str, Any], seed: int, months: int) -> dict[str, Any]:
+    """The task a worker runs: one simulation, never raising (errors come back as data)."""
+    from simulation.config import ScenarioConfig
+    from simulation.runner import run_one
+
+    start = time.perf_counter()
+    where = f"{socket.gethostname()}:{os.getpid()}"
+    try:
+        result = run_one(ScenarioConfig.model_validate(config), seed, months)
+    except Exception as exc:  # a failed run is a result to record
+        return {
+            "ok": False,
+            "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+            "traceback": traceback.format_exc(),
+            "worker": where,
+            "seconds": time.perf_counter() - start,
+        }
+    return {
+        "ok": True,
+        "monthly": result.monthly,
+        "summary": result.summary,
+        "worker": where,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+@dataclass
+class BatchReport:
+    """What a batch did, and the state of its experiment in the store afterwards."""
+
+    planned: int  # distinct runs in the plan
+    already: int  # stored (ok or failed) before this batch
+    ran: int  # runs computed by this batch
+    failed_now: int  # of which failed
+    ok_total: int  # ok runs of the plan in the store now
+    failed_total: int  # failed runs of the plan in the store now
+    seconds: float
+    where: str
+
+
+def _record(store: Store, spec: RunSpec, out: dict[str, Any]) -> bool:
+    if out["ok"]:
+        store.write_run(spec.meta(), out["monthly"], out["summary"])
+    else:
+        store.write_failure(spec.meta(), out["error"], out["traceback"])
+    store.append_log(
+        {
+            "run_id": spec.run_id,
+            "ok": out["ok"],
+            "seconds": out.get("seconds"),
+            "worker": out.get("worker"),
+            "at": time.time(),
+        }
+    )
+    return bool(out["ok"])
+
+
+@contextmanager
+def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """A dask.distributed Client: on `scheduler`, else on a LocalCluster of worker processes."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            client = Client(scheduler, timeout="10s", set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ConfigError(
+                f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0]})"
+            ) from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    n = workers or os.cpu_count() or 1
+    cluster = LocalCluster(
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    client = Client(cluster, set_as_default=False)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("failed {task.fields[failed]}"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+def _results_serial(todo: list[RunSpec], task: Task) -> Iterable[tuple[RunSpec, dict]]:
+    for spec in todo:
+        yield spec, task(spec.config, spec.seed, spec.months)
+
+
+def _results_dask(client: Any, todo: list[RunSpec], task: Task) -> Iterable[tuple[RunSpec, dict]]:
+    from distributed import as_completed
+
+    futures = {
+        client.submit(task, s.config, s.seed, s.months, key=f"scf-run-{s.run_id}", pure=False): s
+        for s in todo
+    }
+    try:
+        for future in as_completed(futures, loop=client.loop):
+            spec = futures.pop(future)
+            try:
+                out = future.result()
+            except Exception as exc:  # a lost worker fails this run, not the batch
+                out = {
+                    "ok": False,
+                    "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
+                    "traceback": "".join(traceback.format_exception(exc)),
+                }
+            future.release()
+            yield spec, out
+    finally:
+        if futures:
+            client.cancel(list(futures))
+
+
+def run_plan(
+    plan: Plan,
+    out: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+    task: Task = execute,
+) -> BatchReport:
+    """Compute every run of `plan` missing from the store at `out`.
+
+    `workers=0` runs in this process without Dask; otherwise a LocalCluster of `workers`
+    processes (default: one per core), or the cluster at `scheduler` (tcp://HOST:PORT).
+    """
+    if workers is not None and scheduler is not None:
+        raise ConfigError("give --workers or --scheduler, not both")
+    if workers is not None and workers < 0:
+        raise ConfigError(f"--workers: must be >= 0 (got {workers})")
+    Store.check_target(out)
+    start = time.perf_counter()
+    unique = list({s.run_id: s for s in plan.specs}.values())
+    ids = {s.run_id for s in unique}
+    serial = workers == 0
+    with _client(serial, workers, scheduler) as client:
+        store = Store.create(out)
+        with store.lock():
+            store.clean_tmp()
+            store.write_plan(plan.name, plan.description, plan.source_text, plan.frame())
+            failed_before = ids & store.failed_ids()
+            skip = store.done_ids() | (set() if retry_failed else failed_before)
+            todo = [s for s in unique if s.run_id not in skip]
+            where = (
+                "this process"
+                if serial
+                else scheduler
+                if scheduler
+                else f"{len(client.scheduler_info()['workers'])} local workers"
+            )
+            failed = 0 if retry_failed else len(failed_before)
+            failed_now = 0
+            with _progress(progress) as bar:
+                tid = bar.add_task(
+                    plan.name, total=len(unique), completed=len(unique) - len(todo), failed=failed
+                )
+                results = (
+                    _results_serial(todo, task) if serial else _results_dask(client, todo, task)
+                )
+                for spec, outcome in results:
+                    if not _record(store, spec, outcome):
+                        failed_now += 1
+                    bar.update(tid, advance=1, failed=failed + failed_now)
+            return BatchReport(
+                planned=len(unique),
+                already=len(unique) - len(todo),
+                ran=len(todo),
+                failed_now=failed_now,
+                ok_total=len(ids & store.done_ids()),
+                failed_total=len(ids & store.failed_ids()),
+                seconds=time.perf_counter() - start,
+                where=where,
+            )
+
+
+@contextmanager
+def _client(serial: bool, workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    if serial:
+        yield None
+    else:
+        with dask_client(workers, scheduler) as client:
+            yield client

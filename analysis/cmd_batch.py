@@ -1,0 +1,163 @@
+"""`scf batch` and `scf results`: run experiments into a results store, and see what it holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from analysis.batch import run_plan
+from analysis.errors import user_errors
+from analysis.experiment import load_experiment
+from analysis.store import Store, load_failures, load_plan
+from simulation.scenario import ConfigError
+
+BATCH_HELP = """Run an experiment (scenarios x sweep points x seeds) on Dask into a results store.
+
+Each run is stored as it finishes; runs already in the store are skipped, so after an
+interruption (Ctrl-C, kill, crash) the same command finishes the rest. A run that raises is
+recorded with its error and the batch goes on. Exit code 0: every run ok; 1: some runs failed
+(see `scf results`); 2: bad input. Workers must be able to import simulation and analysis.
+
+Example: scf batch scenarios/experiments/minimal.yaml --out results/minimal --workers 2
+"""
+
+RESULTS_HELP = """Show what a results store holds: experiments, scenarios, seeds, runs ok, failed
+and pending, and the errors of failed runs; optionally export the run summaries.
+
+Example: scf results results/minimal --export results/minimal-summaries.csv
+"""
+
+
+def batch(
+    experiment: Annotated[
+        str, typer.Argument(help="experiment file (YAML), e.g. scenarios/experiments/minimal.yaml")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="results store directory (made if absent)")
+    ],
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            help="local worker processes (default: one per core; 0: run here, without Dask)",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="submit to an existing Dask cluster, e.g. tcp://10.0.0.5:8786"),
+    ] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="run again the runs recorded as failed")
+    ] = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="show a progress bar")
+    ] = True,
+) -> None:
+    """Run an experiment into a results store."""
+    try:
+        with user_errors():
+            plan = load_experiment(experiment)
+            report = run_plan(
+                plan,
+                out,
+                workers=workers,
+                scheduler=scheduler,
+                retry_failed=retry_failed,
+                progress=progress,
+            )
+    except KeyboardInterrupt:
+        typer.echo(
+            f"interrupted: finished runs are kept in {out}; run the same command again "
+            f"to finish the rest",
+            err=True,
+        )
+        raise typer.Exit(130) from None
+    typer.echo(
+        f"{plan.name}: {report.planned} runs, {report.ok_total} ok, {report.failed_total} "
+        f"failed ({report.ran} run now on {report.where}, {report.already} already stored) "
+        f"in {report.seconds:.1f} s -> {out}"
+    )
+    if report.failed_total:
+        failures = load_failures(out, plan.name)
+        for error, count in failures.error.value_counts().head(5).items():
+            typer.echo(f"failed x{count}: {error}", err=True)
+        raise typer.Exit(1)
+
+
+def _seed_text(seeds: list[int]) -> str:
+    seeds = sorted(seeds)
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 2:
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds)) if len(seeds) <= 6 else f"{len(seeds)} seeds"
+
+
+def results(
+    store: Annotated[Path, typer.Argument(help="results store directory")],
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", "-e", help="only this experiment")
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="write the run summaries to this .csv or .parquet file")
+    ] = None,
+) -> None:
+    """Show what a results store holds."""
+    from analysis.store import load_summaries
+
+    with user_errors():
+        opened = Store.open(store)
+        plan = load_plan(store, experiment)
+        if export is not None and export.suffix not in (".csv", ".parquet"):
+            raise ConfigError(f"--export {export}: must end in .csv or .parquet")
+    console = Console()
+    if not console.is_terminal:  # files and pipes: no need to squeeze into 80 columns
+        console.width = 120
+    described = opened.experiments()
+    stored, failed = opened.done_ids(), opened.failed_ids()
+    planned = set(plan.run_id)
+    console.print(
+        f"[bold]{store}[/]: {len(stored)} runs stored, {len(failed)} failed"
+        + (
+            f", {len(stored | failed) - len(planned & (stored | failed))} not in any "
+            f"experiment's current plan"
+            if experiment is None
+            else ""
+        )
+    )
+    table = Table(box=box.SIMPLE_HEAD)
+    for column in ("experiment", "scenario"):
+        widest = max([len(column), *map(len, plan[column].astype(str))])
+        table.add_column(column, overflow="fold", min_width=min(widest, 30))
+    for column in ("points", "seeds", "months", "runs", "ok", "failed", "pending"):
+        table.add_column(column, justify="right", min_width=len(column))
+    for (name, scenario), rows in plan.groupby(["experiment", "scenario"], sort=False):
+        counts = rows.drop_duplicates("run_id").status.value_counts()
+        table.add_row(
+            name,
+            scenario,
+            str(rows.point.nunique()),
+            _seed_text(list(rows.seed.unique())),
+            ",".join(map(str, sorted(rows.months.unique()))),
+            str(rows.run_id.nunique()),
+            *(str(counts.get(k, 0)) for k in ("ok", "failed", "pending")),
+        )
+    console.print(table)
+    for name in plan.experiment.unique():
+        if described[name]["description"]:
+            console.print(f"{name}: {described[name]['description']}")
+    failures = load_failures(store, experiment)
+    for error, count in failures.error.value_counts().head(10).items():
+        console.print(f"[red]failed x{count}[/]: {escape(error)}", highlight=False)
+    if export is not None:
+        summaries = load_summaries(store, experiment)
+        if export.suffix == ".csv":
+            summaries.to_csv(export, index=False)
+        else:
+            summaries.to_parquet(export, index=False)
+        console.print(f"wrote {len(summaries)} run summaries to {export}")

@@ -1,0 +1,370 @@
+"""The results store: one Parquet file per run, content-addressed, safe to interrupt.
+
+Layout of a store directory (see docs/STORE.md for how to read it from pandas, pyarrow, DuckDB):
+
+    store.json                  marks the directory as a store (format version)
+    runs/<run_id>.parquet       a finished run: its monthly tidy table; its summary and resolved
+                                configuration ride in the file's key-value metadata (key `scf`)
+    failed/<run_id>.json        a run that raised: its configuration, error and traceback
+    experiments/<name>.parquet  an experiment's plan: one row per run with its labels
+    log.jsonl                   timings (not part of the results; may end in a partial line)
+    tmp/                        files being written; emptied when a batch starts
+
+Every file is written under tmp/ and renamed into place, so a kill at any moment leaves only
+complete files. A run's id is a hash of (resolved configuration, seed, months), so a finished run
+is never computed twice, and a run file's bytes depend only on what was computed: the same
+experiment gives byte-identical run files whichever worker, cluster or resume produced them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simulation.scenario import ConfigError
+
+FORMAT = 1
+MARKER = "store.json"
+RUNS, FAILED, EXPERIMENTS, TMP = "runs", "failed", "experiments", "tmp"
+META_KEY = b"scf"
+EXPERIMENT_KEY = b"scf.experiment"
+LABELS = ["experiment", "scenario", "variant", "point", "seed", "months", "run_id", "scenario_id"]
+
+
+# ----------------------------------------------------------------------------- hashing
+
+
+def _digest(payload: dict[str, Any], length: int) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def run_id(config: dict[str, Any], seed: int, months: int) -> str:
+    """The id (and file name) of one run: a hash of its resolved configuration, seed and months.
+
+    `config` is the JSON form of the resolved ScenarioConfig without its `description`, which
+    names a scenario but does not change what a run computes.
+    """
+    return _digest({"format": FORMAT, "config": config, "seed": seed, "months": months}, 20)
+
+
+def scenario_id(config: dict[str, Any], months: int) -> str:
+    """The id of a resolved configuration and horizon: the runs of all its seeds share it."""
+    return _digest({"format": FORMAT, "config": config, "months": months}, 12)
+
+
+# ----------------------------------------------------------------------------- flattening
+
+
+def _flatten(data: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            _flatten(value, name, out)
+        elif isinstance(value, list | tuple):
+            out[name] = json.dumps(value)
+        else:
+            out[name] = value
+
+
+def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """One flat mapping: `by_group` entries lose the prefix (`tier1.credit_access_rate`)."""
+    out: dict[str, Any] = {}
+    for key, value in summary.items():
+        if key == "by_group" and isinstance(value, dict):
+            _flatten(value, "", out)
+        else:
+            _flatten({key: value}, "", out)
+    return out
+
+
+def flatten_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Dotted parameter paths to values; list values become JSON text."""
+    out: dict[str, Any] = {}
+    _flatten(config, "", out)
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item):  # NumPy scalar
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot store a {type(value).__name__} in a run summary")
+
+
+def _dumps(data: Any) -> str:
+    """Compact JSON keeping the (deterministic) key order, so summaries keep the model's order."""
+    return json.dumps(data, separators=(",", ":"), default=_jsonable)
+
+
+# ----------------------------------------------------------------------------- the store
+
+
+class Store:
+    """A results directory; `create` makes one, `open` checks that a path is one."""
+
+    def __init__(self, root: Path) -> None:
+        """Wrap an existing store directory (use `create` or `open`)."""
+        self.root = Path(root)
+
+    @staticmethod
+    def check_target(root: str | Path) -> None:
+        """Refuse, before writing anything, a path that is neither a store nor empty."""
+        root = Path(root)
+        if root.exists() and not root.is_dir():
+            raise ConfigError(f"{root}: exists and is not a directory (choose another --out)")
+        if root.is_dir() and not (root / MARKER).is_file() and any(root.iterdir()):
+            raise ConfigError(
+                f"{root}: exists, is not empty and is not an scf results store "
+                f"(no {MARKER}); choose another --out"
+            )
+
+    @classmethod
+    def create(cls, root: str | Path) -> Store:
+        """Open `root` as a store, making it if absent; refuse a non-store, non-empty path."""
+        root = Path(root)
+        cls.check_target(root)
+        for sub in (RUNS, FAILED, EXPERIMENTS, TMP):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        store = cls(root)
+        if not (root / MARKER).is_file():
+            store._write_text(
+                root / MARKER, _dumps({"format": "scf-sim results", "version": FORMAT}) + "\n"
+            )
+        return store
+
+    @classmethod
+    def open(cls, root: str | Path) -> Store:
+        """An existing store, or a one-line ConfigError."""
+        root = Path(root)
+        if not (root / MARKER).is_file():
+            raise ConfigError(
+                f"{root}: not an scf results store (no {MARKER}; "
+                f"`scf batch EXPERIMENT --out {root}` makes one)"
+            )
+        version = json.loads((root / MARKER).read_text(encoding="utf-8")).get("version")
+        if version != FORMAT:
+            raise ConfigError(
+                f"{root}: store format {version} is not supported (this scf reads format {FORMAT})"
+            )
+        return cls(root)
+
+    # -- writing ---------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the store's writer lock (released by the OS even on kill -9)."""
+        with open(self.root / ".lock", "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConfigError(
+                    f"{self.root}: another scf batch is writing to this store"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def clean_tmp(self) -> int:
+        """Remove leftovers of writes that a kill interrupted; returns how many."""
+        leftovers = list((self.root / TMP).iterdir())
+        for path in leftovers:
+            path.unlink()
+        return len(leftovers)
+
+    def _atomic(self, final: Path, write: Callable[[Path], None]) -> None:
+        tmp = self.root / TMP / f"{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        try:
+            write(tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        dir_fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def _write_text(self, final: Path, text: str) -> None:
+        self._atomic(final, lambda p: p.write_text(text, encoding="utf-8"))
+
+    def write_run(
+        self, meta: dict[str, Any], monthly: pd.DataFrame, summary: dict[str, Any]
+    ) -> Path:
+        """Store a finished run; `meta` has run_id, scenario_id, seed, months, config."""
+        frame = monthly.reset_index(drop=True)
+        keys = pd.DataFrame(
+            {
+                "run_id": meta["run_id"],
+                "scenario_id": meta["scenario_id"],
+                "seed": pd.Series(meta["seed"], index=frame.index, dtype="int64"),
+            },
+            index=frame.index,
+        )
+        table = pa.Table.from_pandas(pd.concat([keys, frame], axis=1), preserve_index=False)
+        record = {"format": FORMAT, **meta, "summary": summary}
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), META_KEY: _dumps(record).encode("utf-8")}
+        )
+        final = self.root / RUNS / f"{meta['run_id']}.parquet"
+        self._atomic(final, lambda p: pq.write_table(table, p))
+        (self.root / FAILED / f"{meta['run_id']}.json").unlink(missing_ok=True)
+        return final
+
+    def write_failure(self, meta: dict[str, Any], error: str, trace: str) -> Path:
+        """Record a run that raised, with its error; it counts as finished until retried."""
+        final = self.root / FAILED / f"{meta['run_id']}.json"
+        record = {"format": FORMAT, **meta, "error": error, "traceback": trace}
+        self._write_text(final, json.dumps(record, sort_keys=True, indent=1, default=_jsonable))
+        return final
+
+    def write_plan(self, name: str, description: str, source_text: str, plan: pd.DataFrame) -> Path:
+        """Store an experiment's plan (one row per run, with its labels) as Parquet."""
+        table = pa.Table.from_pandas(plan.reset_index(drop=True), preserve_index=False)
+        info = _dumps({"name": name, "description": description, "source": source_text})
+        table = table.replace_schema_metadata(
+            {**(table.schema.metadata or {}), EXPERIMENT_KEY: info.encode("utf-8")}
+        )
+        final = self.root / EXPERIMENTS / f"{name}.parquet"
+        self._atomic(final, lambda p: pq.write_table(table, p))
+        return final
+
+    def append_log(self, record: dict[str, Any]) -> None:
+        """Add a line to log.jsonl (timings; not part of the results)."""
+        with open(self.root / "log.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(_dumps(record) + "\n")
+
+    # -- reading ---------------------------------------------------------------------
+
+    def done_ids(self) -> set[str]:
+        """Ids of the runs stored as finished and ok."""
+        return {p.stem for p in (self.root / RUNS).glob("*.parquet")}
+
+    def failed_ids(self) -> set[str]:
+        """Ids of the runs recorded as failed (and not since stored ok)."""
+        return {p.stem for p in (self.root / FAILED).glob("*.json")} - self.done_ids()
+
+    def run_meta(self, rid: str) -> dict[str, Any]:
+        """The metadata of a stored run: ids, seed, months, config, summary."""
+        schema = pq.read_schema(self.root / RUNS / f"{rid}.parquet")
+        return json.loads(schema.metadata[META_KEY])
+
+    def failure(self, rid: str) -> dict[str, Any]:
+        """The record of a failed run: ids, seed, months, config, error, traceback."""
+        return json.loads((self.root / FAILED / f"{rid}.json").read_text(encoding="utf-8"))
+
+    def experiments(self) -> dict[str, dict[str, Any]]:
+        """Experiment name -> {name, description, source} for every plan in the store."""
+        out = {}
+        for path in sorted((self.root / EXPERIMENTS).glob("*.parquet")):
+            out[path.stem] = json.loads(pq.read_schema(path).metadata[EXPERIMENT_KEY])
+        return out
+
+    def plan(self, experiment: str | None = None) -> pd.DataFrame:
+        """The plans' rows (labels of every planned run) with a `status` column.
+
+        `status` is `ok` (stored), `failed` (recorded with its error) or `pending`.
+        """
+        names = sorted(self.experiments()) if experiment is None else [experiment]
+        if experiment is not None and experiment not in self.experiments():
+            known = ", ".join(sorted(self.experiments())) or "none"
+            raise ConfigError(f"{self.root}: no experiment named {experiment!r} (stored: {known})")
+        frames = [
+            pq.read_table(self.root / EXPERIMENTS / f"{n}.parquet").to_pandas() for n in names
+        ]
+        if not frames:
+            return pd.DataFrame(columns=[*LABELS, "status"])
+        plan = pd.concat(frames, ignore_index=True)
+        done, failed = self.done_ids(), self.failed_ids()
+        plan["status"] = [
+            "ok" if r in done else "failed" if r in failed else "pending" for r in plan.run_id
+        ]
+        return plan
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_plan(path: str | Path, experiment: str | None = None) -> pd.DataFrame:
+    """Every planned run with its labels and status (ok, failed, pending)."""
+    return Store.open(path).plan(experiment)
+
+
+def load_summaries(path: str | Path, experiment: str | None = None) -> pd.DataFrame:
+    """One row per finished run (ok or failed) of the store's experiments.
+
+    Columns: experiment, scenario, variant, point, seed, months, run_id, scenario_id, status,
+    error, the swept and set parameters as `param.<path>`, then the flattened summary metrics
+    (`credit_access_rate`, `volume_by_instrument.<instrument>`, `tier1.credit_access_rate`, ...).
+    A run planned by two experiments appears once under each.
+    """
+    store = Store.open(path)
+    plan = store.plan(experiment)
+    plan = plan[plan.status != "pending"].reset_index(drop=True)
+    metrics, errors = [], []
+    for rid, status in zip(plan.run_id, plan.status, strict=True):
+        if status == "ok":
+            metrics.append(flatten_summary(store.run_meta(rid)["summary"]))
+            errors.append(None)
+        else:
+            metrics.append({})
+            errors.append(store.failure(rid)["error"])
+    plan["error"] = pd.Series(errors, index=plan.index, dtype="object")
+    return pd.concat([plan, pd.DataFrame(metrics, index=plan.index)], axis=1)
+
+
+def load_monthly(path: str | Path, experiment: str | None = None) -> pd.DataFrame:
+    """The monthly tidy table of every ok run, labelled: one long table.
+
+    Keyed by (experiment, scenario_id or scenario/variant, seed, month, group); the metric
+    columns are those of `RunResult.monthly`.
+    """
+    store = Store.open(path)
+    plan = store.plan(experiment)
+    plan = plan[plan.status == "ok"]
+    labels = plan[["experiment", "scenario", "variant", "point", "run_id"]]
+    ids = list(dict.fromkeys(plan.run_id))
+    if not ids:
+        return pd.DataFrame(columns=[*labels.columns, "scenario_id", "seed", "month", "group"])
+    tables = [pq.read_table(store.root / RUNS / f"{rid}.parquet") for rid in ids]
+    runs = pa.concat_tables(tables, promote_options="default").to_pandas()
+    return labels.merge(runs, on="run_id", how="inner", sort=False)
+
+
+def load_parameters(path: str | Path, experiment: str | None = None) -> pd.DataFrame:
+    """One row per scenario_id: months and every resolved parameter by dotted path."""
+    store = Store.open(path)
+    plan = store.plan(experiment)
+    rows: dict[str, dict[str, Any]] = {}
+    for rid, sid, status in zip(plan.run_id, plan.scenario_id, plan.status, strict=True):
+        if sid in rows or status == "pending":
+            continue
+        meta = store.run_meta(rid) if status == "ok" else store.failure(rid)
+        rows[sid] = {"scenario_id": sid, "months": meta["months"], **flatten_config(meta["config"])}
+    return pd.DataFrame(list(rows.values()))
+
+
+def load_failures(path: str | Path, experiment: str | None = None) -> pd.DataFrame:
+    """Labels, error and traceback of every failed run."""
+    store = Store.open(path)
+    plan = store.plan(experiment)
+    plan = plan[plan.status == "failed"].reset_index(drop=True)
+    records = [store.failure(rid) for rid in plan.run_id]
+    plan["error"] = [r["error"] for r in records]
+    plan["traceback"] = [r["traceback"] for r in records]
+    return plan
