@@ -127,7 +127,7 @@ def _carry_costs(model: SCFModel) -> None:
     """Banks pay depositors for their funding; the factor pays interest on its bank line."""
     led, cfg = model.ledger, model.cfg
     for bank in model.banks:
-        cost = min(cfg.bank.funding_rate / 12 * bank.principal,
+        cost = min(cfg.bank.funding_rate / 12 * max(bank.principal, 0.0),
                    max(led.balance[led.bank0 + bank.index], 0.0))
         led.transfer(led.bank0 + bank.index, led.outside, cost, "funding_cost")
         bank.equity -= cost
