@@ -181,7 +181,7 @@ def run_plan(
     scheduler: str | None = None,
     retry_failed: bool = False,
     progress: bool = True,
-    task: Task = execute,
+    task: Task | None = None,
 ) -> BatchReport:
     """Compute every run of `plan` missing from the store at `out`.
 
@@ -197,6 +197,7 @@ def run_plan(
     unique = list({s.run_id: s for s in plan.specs}.values())
     ids = {s.run_id for s in unique}
     serial = workers == 0
+    task = task or execute
     with _client(serial, workers, scheduler) as client:
         store = Store.create(out)
         with store.lock():
