@@ -19,7 +19,7 @@ import analysis.batch
 from analysis.batch import run_plan
 from analysis.cli import app
 from analysis.experiment import load_experiment
-from analysis.store import Store, load_monthly, load_summaries
+from analysis.store import load_monthly, load_summaries
 from simulation.runner import run_one
 from simulation.scenario import load_scenario
 
