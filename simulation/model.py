@@ -67,8 +67,8 @@ class SCFModel(mesa.Model):
         self._init_pipeline()
         self.ledger._initial_total = self.ledger.total
         self.recorder = Recorder(self)
-        SME.create_agents(self, n, list(range(n)))
-        CoreFirm.create_agents(self, c, list(range(c)))
+        SME.create_views(self, n)
+        CoreFirm.create_views(self, c)
         scale = n / 1000.0
         self.banks = [Bank(self, i, cfg.bank.capital * scale) for i in range(b)]
         self.guarantor = Guarantor(self)
@@ -247,7 +247,7 @@ class SCFModel(mesa.Model):
                                                         where=total > 0))
             passed = np.bincount(t1, bills[e], minlength=self.n)
             pe = self.primary_edge[passed > 0]
-            confirmed[pe] -= passed[passed > 0]
+            confirmed[pe] = np.maximum(confirmed[pe] - passed[passed > 0], 0.0)
         offers = make_offers(self, need, sales, inputs, invoice, confirmed, bills)
         room = np.array([bk.room for bk in self.banks] + [self.factor.room])
         room[:-1] = np.minimum(room[:-1], self.ledger.balance[self.ledger.bank0:

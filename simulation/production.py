@@ -74,7 +74,7 @@ def produce(model: SCFModel, sales: np.ndarray, outlay: np.ndarray, reserve: np.
     # core edges: confirmed part on time, the rest late with the late-payment probability
     from_core = np.zeros_like(amt)
     from_core[pe] = passed[has_primary]
-    unconf = np.where(e_core, amt - conf - from_core, 0.0)
+    unconf = np.where(e_core, np.maximum(amt - conf - from_core, 0.0), 0.0)
     draw = model.streams["late"].random(len(amt))
     would_be_late = draw < cfg.payment.late_share
     late = would_be_late & (draw < cfg.payment.late_share * (1 - cfg.payment.enforcement))
