@@ -14,8 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from analysis.errors import user_errors
-from simulation.metrics import GROUPS
-from simulation.runner import run_one
 from simulation.scenario import load_scenario, parse_overrides, to_yaml
 
 HELP = """Run one simulation of SCENARIO (a file or a library name) and write its results.
@@ -41,20 +39,30 @@ def _fmt(fmt: str, v: object) -> str:
 
 
 def run(
-    scenario: Annotated[str, typer.Argument(help="scenario file or library name, e.g. "
-                                                 "baselines/core_led")],
+    scenario: Annotated[
+        str, typer.Argument(help="scenario file or library name, e.g. baselines/core_led")
+    ],
     seed: Annotated[int, typer.Option(help="random seed (same seed, same numbers)", min=0)] = 0,
-    months: Annotated[int | None, typer.Option(help="months to simulate (default: the "
-                                                     "scenario's `months`)", min=1,
-                                                max=600)] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override a parameter, "
-                                                   "PATH=VALUE, e.g. core.data_sharing=0.8; "
-                                                   "repeatable")] = None,
-    out: Annotated[Path | None, typer.Option(help="directory for monthly.parquet, "
-                                                   "summary.json, scenario.yaml")] = None,
-    json_: Annotated[bool, typer.Option("--json", help="print the summary as JSON instead "
-                                                       "of the table")] = False,
+    months: Annotated[
+        int | None,
+        typer.Option(help="months to simulate (default: the scenario's `months`)", min=1, max=600),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", help="override a parameter, PATH=VALUE, e.g. core.data_sharing=0.8; repeatable"
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="directory for monthly.parquet, summary.json, scenario.yaml")
+    ] = None,
+    json_: Annotated[
+        bool, typer.Option("--json", help="print the summary as JSON instead of the table")
+    ] = False,
 ) -> None:
+    from simulation.metrics import GROUPS  # the model loads only when a run is asked for
+    from simulation.runner import run_one
+
     with user_errors():
         cfg = load_scenario(scenario, parse_overrides(set_))
     result = run_one(cfg, seed, months)
@@ -70,13 +78,16 @@ def run(
         table.add_column("all SMEs" if g == "all" else g, justify="right")
     s = result.summary
     for key, label, fmt in HEADLINES:
-        table.add_row(label, _fmt(fmt, s[key]), *(_fmt(fmt, s["by_group"][g][key])
-                                                   for g in GROUPS[1:]))
+        table.add_row(
+            label, _fmt(fmt, s[key]), *(_fmt(fmt, s["by_group"][g][key]) for g in GROUPS[1:])
+        )
     console.print(table)
-    console.print(f"guarantor leverage {s['guarantor_leverage']:.2f}x, payout rate "
-                  f"{s['guarantee_payout_rate']:.2%}, bank NPL {s['bank_npl_ratio']:.2%}, "
-                  f"public cost {s['public_cost']:,.0f}, ledger residual "
-                  f"{s['ledger_residual']:.2e}")
+    console.print(
+        f"guarantor leverage {s['guarantor_leverage']:.2f}x, payout rate "
+        f"{s['guarantee_payout_rate']:.2%}, bank NPL {s['bank_npl_ratio']:.2%}, "
+        f"public cost {s['public_cost']:,.0f}, ledger residual "
+        f"{s['ledger_residual']:.2e}"
+    )
     if out is not None:
         console.print(f"wrote {out}/monthly.parquet, summary.json, scenario.yaml")
 
@@ -88,8 +99,10 @@ def write_run(result, out: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         result.monthly.to_parquet(tmp / "monthly.parquet", index=False)
-        (tmp / "summary.json").write_text(json.dumps(
-            {"seed": result.seed, "months": result.months, **result.summary}, indent=2) + "\n")
+        (tmp / "summary.json").write_text(
+            json.dumps({"seed": result.seed, "months": result.months, **result.summary}, indent=2)
+            + "\n"
+        )
         (tmp / "scenario.yaml").write_text(to_yaml(result.config))
         if out.exists():
             shutil.rmtree(out)
