@@ -67,8 +67,8 @@ class SCFModel(mesa.Model):
         self._init_pipeline()
         self.ledger._initial_total = self.ledger.total
         self.recorder = Recorder(self)
-        SME.create_agents(self, n, list(range(n)))
-        CoreFirm.create_agents(self, c, list(range(c)))
+        SME.create_views(self, n)
+        CoreFirm.create_views(self, c)
         scale = n / 1000.0
         self.banks = [Bank(self, i, cfg.bank.capital * scale) for i in range(b)]
         self.guarantor = Guarantor(self)

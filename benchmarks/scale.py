@@ -1,0 +1,151 @@
+"""Scale benchmark: Shanghai's SMEs for three years, and Mesa's Boltzmann example at the same size.
+
+Run by hand, never as a timed test:
+
+    .venv/bin/python benchmarks/scale.py                       # 10k, 100k, 500k SMEs x 36 months
+    .venv/bin/python benchmarks/scale.py --sizes 10000 --months 12 --boltzmann-steps 5
+
+Each measurement runs in a fresh subprocess, so peak memory (RSS) belongs to that size alone. The
+scenario is `baselines/shanghai` when that file exists, otherwise all four chain types together
+(`chain.type=mixed`). The run is exactly what `run_one` does: set-up (network, population, Mesa
+agents), the monthly steps, and the result (tidy frame, summary, status matrix). Mesa's reference
+is the Boltzmann wealth model that ships with mesa, steps only, timed over a few steps at the same
+number of agents; the ratio compares our SME-months per second with its agent-steps per second.
+Targets (issue 8): 500,000 SMEs x 36 months in at most 30 s and 3 GiB, at least 10x Boltzmann.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZES = (10_000, 100_000, 500_000)
+TARGET_SECONDS, TARGET_GIB, TARGET_RATIO = 30.0, 3.0, 10.0
+
+
+def _peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def scenario_name() -> str:
+    """The Shanghai baseline when it exists, else the four chain types mixed."""
+    from simulation.scenario import SCENARIO_DIR
+
+    return "baselines/shanghai" if (SCENARIO_DIR / "baselines/shanghai.yaml").exists() else "mixed"
+
+
+def _config(n: int):
+    from simulation.scenario import load_scenario
+
+    name = scenario_name()
+    if name == "mixed":
+        return load_scenario("baselines/core_led", {"population.n_smes": n, "chain.type": "mixed"})
+    return load_scenario(name, {"population.n_smes": n})
+
+
+def child_scf(n: int, months: int, seed: int) -> dict:
+    """One run, timed the way `run_one` performs it."""
+    import numpy as np
+
+    from simulation.model import SCFModel
+    from simulation.runner import RunResult, _clean
+
+    cfg = _config(n)
+    c0, t0 = time.process_time(), time.perf_counter()
+    model = SCFModel(cfg, seed=seed)
+    t1 = time.perf_counter()
+    for _ in range(months):
+        model.step()
+    t2 = time.perf_counter()
+    rec = model.recorder
+    result = RunResult(config=cfg, seed=seed, months=months, monthly=rec.frame(),
+                       summary=_clean(rec.summary()), status=np.stack(rec.status))
+    t3, c3 = time.perf_counter(), time.process_time()
+    return {"setup": t1 - t0, "steps": t2 - t1, "result": t3 - t2, "total": t3 - t0,
+            "cpu": c3 - c0,
+            "peak_gib": _peak_rss_gib(), "n_agents": len(model.agents),
+            "credit_access_rate": result.summary["credit_access_rate"]}
+
+
+def child_boltzmann(n: int, steps: int) -> dict:
+    """Mesa's Boltzmann wealth example at n agents: steps only, after one warm-up step."""
+    from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannScenario, BoltzmannWealth
+
+    model = BoltzmannWealth(BoltzmannScenario(n=n, width=200, height=200, rng=1))
+    model.step()
+    c0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(steps):
+        model.step()
+    return {"steps": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+            "peak_gib": _peak_rss_gib()}
+
+
+def _in_subprocess(*args: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    out = subprocess.run([sys.executable, __file__, "--child", *args], check=True, env=env,
+                         capture_output=True, text=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure every size in its own subprocess and print one line per size."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
+    p.add_argument("--months", type=int, default=36)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--boltzmann-steps", type=int, default=3,
+                   help="Boltzmann steps timed per size (0 skips the comparison)")
+    p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    if a.child:
+        kind, *rest = a.child
+        res = child_scf(*map(int, rest)) if kind == "scf" else child_boltzmann(*map(int, rest))
+        print(json.dumps(res))
+        return
+
+    print(f"SCF-Sim scale benchmark: scenario {scenario_name()}, {a.months} months, seed {a.seed}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, {platform.platform()}")
+    print(f"load average before: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
+    head = (f"{'SMEs':>9} {'set-up s':>9} {'s/month':>8} {'total s':>8} {'cpu s':>7} "
+            f"{'SME-mo/s':>10} {'peak GiB':>8} | {'Boltz ag-st/s':>13} {'ratio':>6}")
+    print(head)
+    print("-" * len(head))
+    rows = []
+    for n in a.sizes:
+        r = _in_subprocess("scf", str(n), str(a.months), str(a.seed))
+        rate = n * a.months / r["total"]
+        line = (f"{n:>9,} {r['setup']:>9.2f} {r['steps'] / a.months:>8.3f} {r['total']:>8.2f} "
+                f"{r['cpu']:>7.2f} {rate:>10,.0f} {r['peak_gib']:>8.2f} |")
+        ratio = None
+        if a.boltzmann_steps > 0:
+            bz = _in_subprocess("boltzmann", str(n), str(a.boltzmann_steps))
+            b_rate = n * a.boltzmann_steps / bz["steps"]
+            ratio = rate / b_rate
+            line += f" {b_rate:>13,.0f} {ratio:>5.1f}x"
+        print(line, flush=True)
+        rows.append((n, r, ratio))
+    print(f"load average after: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print("times are wall-clock seconds; cpu s: the run's process CPU time;")
+    print("SME-mo/s: SME-months per second over the whole run (set-up, steps and results);")
+    print("ratio: that divided by Boltzmann's agent-steps per second (steps only).")
+    for n, r, ratio in rows:
+        if n == 500_000 and a.months == 36:
+            ok = r["total"] <= TARGET_SECONDS and r["peak_gib"] <= TARGET_GIB
+            print(f"targets at 500,000 x 36: total <= {TARGET_SECONDS:.0f} s and peak <= "
+                  f"{TARGET_GIB:.0f} GiB: {'met' if ok else 'NOT met'}"
+                  + ("" if ratio is None else f"; ratio >= {TARGET_RATIO:.0f}x: "
+                     f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}"))
+
+
+if __name__ == "__main__":
+    main()
