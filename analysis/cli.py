@@ -34,6 +34,10 @@ def _register() -> None:
 
     app.command("batch", help=cmd_batch.BATCH_HELP)(cmd_batch.batch)
     app.command("results", help=cmd_batch.RESULTS_HELP)(cmd_batch.results)
+    from analysis import cmd_compare
+
+    app.command("compare", help=cmd_compare.COMPARE_HELP)(cmd_compare.compare)
+    app.command("sensitivity", help=cmd_compare.SENSITIVITY_HELP)(cmd_compare.sensitivity)
     # Further commands register here, one line each: batch, results, compare, sensitivity,
     # scenarios, validate, replicate, dashboard.
 

@@ -1,0 +1,310 @@
+"""`scf compare` and `scf sensitivity`: paired policy effects, value for money, sensitivity."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from analysis.errors import user_errors
+from analysis.store import load_failures
+from simulation.metrics import GROUPS
+from simulation.scenario import ConfigError, parse_overrides
+
+COMPARE_HELP = """Compare policies with a baseline in a results store, paired by seed.
+
+For every metric and SME group (all, tier 1, tier 2, distributors): the mean
+of policy minus baseline over the seeds both ran (common random numbers), its
+95% t-interval, the relative change, and how much wider the interval would be
+without pairing; then value for money: extra SME credit and lost output
+avoided per unit of extra public cost, ranked. --report writes one HTML file
+(plotly embedded, opens offline), with a sensitivity study from the store if
+there is one. Money in 10k CNY. Exit code 2: bad input, e.g. a scenario not
+in the store (the error lists those available).
+
+Example: scf compare results/main --baseline packages/pre_policy
+--policy packages/policy_package --report results/main/package.html
+"""
+
+SENSITIVITY_HELP = """Rank which parameters move credit access most (SALib Morris or Sobol').
+
+Samples the parameters over their schema ranges (or PATH=LOW:HIGH), runs each
+point over the same seeds through the batch runner into the store --out
+(resumable, like scf batch), and ranks the parameters for each SME group.
+Integer parameters are rounded; true/false ones cannot be varied (compare
+their two settings instead). Points: Morris (k+1) x samples, Sobol' (k+2) x
+samples; runs: points x seeds.
+
+Example: scf sensitivity baselines/core_led --params
+core.data_sharing,core.confirm_willingness,guarantor.per_firm_cap
+--set population.n_smes=500 --months 24 --out results/sens
+--report results/sens/report.html
+"""
+
+KEY_ROWS = (
+    "credit_access_rate", "funded_share", "total_credit", "financing_gap", "avg_cost_of_funds",
+    "lost_output", "sme_defaults", "public_cost", "guarantor_leverage", "guarantee_payout_rate",
+)  # fmt: skip
+
+
+def _console() -> Console:
+    console = Console()
+    if not console.is_terminal:  # files and pipes: no need to squeeze into 80 columns
+        console.width = 140
+    return console
+
+
+def _print_comparison(comparison, console: Console) -> None:
+    from analysis.report import GROUP_LABELS, LABEL, fmt_ci, fmt_value, fmt_width
+
+    for policy in comparison.policies:
+        p = comparison.pairings[policy]
+        table = Table(
+            title=f"{policy} minus {comparison.baseline}: {len(p.seeds)} paired seeds, "
+            f"{p.months} months (money in 10k CNY)",
+            box=box.SIMPLE_HEAD,
+        )
+        for column in ("indicator", "group", "baseline", "policy", "difference", "95% CI"):
+            table.add_column(
+                column, justify="left" if column in ("indicator", "group") else "right"
+            )
+        table.add_column("relative", justify="right")
+        table.add_column("CI +/- paired | unpaired", justify="right")
+        rows = [(m, "all") for m in KEY_ROWS] + [("credit_access_rate", g) for g in GROUPS[1:]]
+        for metric, group in rows:
+            try:
+                r = comparison.get(policy, metric, group)
+            except KeyError:
+                continue
+            rel = f"{r['rel_change']:+.1%}" if math.isfinite(r["rel_change"]) else "n/a"
+            table.add_row(
+                LABEL.get(metric, metric),
+                GROUP_LABELS[group],
+                fmt_value(metric, r["baseline_mean"]),
+                fmt_value(metric, r["policy_mean"]),
+                fmt_value(metric, r["diff_mean"], True),
+                fmt_ci(metric, r),
+                rel,
+                f"{fmt_width(metric, r['paired_halfwidth'])} | "
+                f"{fmt_width(metric, r['unpaired_halfwidth'])}",
+            )
+        console.print(table)
+        if p.population_differs:
+            console.print(f"[red]not the same firms[/]: {', '.join(p.population_differs)} differ")
+        if p.unpaired_seeds:
+            console.print(f"seeds run on one side only (left out): {p.unpaired_seeds}")
+    vfm = comparison.value_for_money()
+    table = Table(
+        title=f"value for money, ranked by {comparison.rank_by.replace('_', ' ')} per unit of "
+        f"extra public cost (totals over the run, 10k CNY)",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("rank", "policy", "extra credit", "gap closed", "lost output avoided"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    table.add_column("extra public cost", justify="right")
+    table.add_column("per unit cost: credit | gap | output", justify="right")
+    for r in vfm.to_dict(orient="records"):
+        ratio = (
+            " | ".join(f"{r[f'{k}_per_public_cost']:,.1f}" for k in ("credit", "gap", "output"))
+            if math.isfinite(r["output_per_public_cost"])
+            else "no extra public cost"
+        )
+        table.add_row(
+            str(r["rank"]),
+            r["policy"],
+            *(f"{r[k]:+,.0f}" for k in ("extra_credit", "gap_closed", "lost_output_avoided")),
+            f"{r['public_cost']:+,.0f}",
+            ratio,
+        )
+    console.print(table)
+    narrowing = comparison.narrowing()
+    if math.isfinite(narrowing):
+        console.print(
+            f"pairing by seed narrows the 95% intervals by a median of {narrowing:.0%} "
+            f"(over all metrics and groups) against unpaired runs"
+        )
+
+
+def _pick_sensitivity(results: Path, name: str | None, baseline: str):
+    """The named study, else one on the baseline's scenario (or the only one), else None."""
+    from analysis.sensitivity import load_result, studies
+
+    if name is not None:
+        return load_result(results, name)
+    found = studies(results)
+    same = [n for n, s in found.items() if s.scenario == baseline]
+    if not same and len(found) != 1:
+        return None
+    try:
+        return load_result(results, (same or list(found))[0])
+    except ConfigError as exc:  # an unfinished study leaves the report without it
+        typer.echo(f"note: sensitivity left out of the report ({exc})", err=True)
+        return None
+
+
+def compare(
+    results: Annotated[Path, typer.Argument(help="results store directory (from scf batch)")],
+    baseline: Annotated[
+        str, typer.Option("--baseline", "-b", help="baseline scenario name in the store")
+    ],
+    policy: Annotated[
+        list[str], typer.Option("--policy", "-p", help="policy scenario name; repeatable")
+    ],
+    report: Annotated[
+        Path | None, typer.Option(help="write a self-contained HTML report to this file")
+    ] = None,
+    json_: Annotated[
+        bool, typer.Option("--json", help="print the comparison as JSON instead of tables")
+    ] = False,
+    experiment: Annotated[
+        str | None,
+        typer.Option(
+            "--experiment",
+            "-e",
+            help="only runs of this experiment (when a name has runs in several)",
+        ),
+    ] = None,  # fmt: skip
+    sensitivity: Annotated[
+        str | None,
+        typer.Option(
+            help="sensitivity study in the store to add to the report (default: one "
+            "on the baseline's scenario, if any)"
+        ),
+    ] = None,  # fmt: skip
+    confidence: Annotated[float, typer.Option(help="confidence level of the intervals")] = 0.95,
+    rank_by: Annotated[
+        str,
+        typer.Option(
+            help="rank value for money by output (lost output avoided), gap "
+            "(financing gap closed) or credit (extra credit), per unit public cost"
+        ),
+    ] = "output",  # fmt: skip
+) -> None:
+    """Compare policies with a baseline, paired by seed."""
+    from analysis.compare import compare_store
+
+    with user_errors():
+        comparison = compare_store(
+            results,
+            baseline,
+            policy,
+            experiment=experiment,
+            confidence=confidence,
+            rank_by=rank_by,
+        )
+        if report is not None and report.suffix.lower() not in (".html", ".htm"):
+            raise ConfigError(f"--report {report}: must end in .html")
+        study = _pick_sensitivity(results, sensitivity, baseline) if report else None
+    if json_:
+        sys.stdout.write(json.dumps(comparison.to_json(), indent=2, allow_nan=False) + "\n")
+    else:
+        _print_comparison(comparison, _console())
+    if report is not None:
+        from analysis import report as reporting
+
+        page = reporting.build(comparison, reporting.monthly_of(comparison, results), study)
+        reporting.write(report, page)
+        typer.echo(f"wrote {report} ({len(page) / 1e6:.1f} MB; opens offline)", err=json_)
+
+
+def sensitivity(
+    scenario: Annotated[str, typer.Argument(help="scenario file or library name")],
+    params: Annotated[
+        str,
+        typer.Option(
+            "--params",
+            help="comma-separated parameter paths, each optionally "
+            "PATH=LOW:HIGH (default: the schema's range)",
+        ),
+    ],  # fmt: skip
+    method: Annotated[str, typer.Option(help="morris (screening) or sobol (variance)")] = "morris",
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            "--samples",
+            "-n",
+            help="Morris trajectories (default 10) or Sobol' base "
+            "sample, a power of 2 (default 32)",
+        ),
+    ] = None,  # fmt: skip
+    levels: Annotated[int, typer.Option(help="Morris grid levels")] = 4,
+    seeds: Annotated[int, typer.Option(help="seeds per point (1..N), averaged", min=1)] = 2,
+    months: Annotated[int | None, typer.Option(help="months per run", min=1, max=600)] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="fixed override PATH=VALUE for every run; repeatable"),
+    ] = None,
+    metric: Annotated[str, typer.Option(help="summary metric to explain")] = "credit_access_rate",
+    out: Annotated[Path, typer.Option("--out", "-o", help="results store for the runs")] = Path(
+        "results/sensitivity"
+    ),
+    report: Annotated[Path | None, typer.Option(help="write an HTML report to this file")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="print the indices as JSON")] = False,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", help="local processes (0: no Dask)")
+    ] = None,
+    sampler_seed: Annotated[int, typer.Option(help="seed of the SALib sampler", min=0)] = 0,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Rank which parameters move credit access most."""
+    from analysis.sensitivity import make_study, run_study
+
+    with user_errors():
+        study = make_study(
+            scenario, params, method=method, samples=samples, levels=levels,
+            sampler_seed=sampler_seed, seeds=seeds, months=months,
+            overrides=parse_overrides(set_),
+        )  # fmt: skip
+        if report is not None and report.suffix.lower() not in (".html", ".htm"):
+            raise ConfigError(f"--report {report}: must end in .html")
+        result, batch = run_study(study, out, workers=workers, progress=progress, metric=metric)
+    typer.echo(
+        f"{result.experiment}: {batch.planned} runs, {batch.ran} run now in "
+        f"{batch.seconds:.1f} s -> {out}",
+        err=True,
+    )
+    if batch.failed_total:
+        for error, count in load_failures(out, result.experiment).error.value_counts().items():
+            typer.echo(f"failed x{count}: {error}", err=True)
+        raise typer.Exit(1)
+    if json_:
+        sys.stdout.write(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n")
+    else:
+        _print_ranking(result, _console())
+    if report is not None:
+        from analysis import report as reporting
+
+        page = reporting.build(None, sensitivity=result)
+        reporting.write(report, page)
+        typer.echo(f"wrote {report} (opens offline)", err=json_)
+
+
+def _print_ranking(result, console: Console) -> None:
+    key = "mu*" if result.study.method == "morris" else "ST"
+    table = Table(
+        title=f"what moves {result.metric} ({result.study.method}, {result.runs} runs): "
+        f"{key} by group, +/- 95% conf",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("rank", justify="right")
+    table.add_column("parameter")
+    table.add_column("range", justify="right")
+    groups = [g for g in GROUPS if g in set(result.indices.group)]
+    for g in groups:
+        table.add_column("all SMEs" if g == "all" else g, justify="right")
+    by = result.indices.set_index(["group", "parameter"])
+    for r in result.ranking("all").itertuples():
+        cells = [
+            f"{by.loc[(g, r.parameter), 'importance']:.4f} "
+            f"+/- {by.loc[(g, r.parameter), 'importance_conf']:.4f}"
+            for g in groups
+        ]
+        table.add_row(str(r.rank), r.parameter, f"{r.low:g} .. {r.high:g}", *cells)
+    console.print(table)
