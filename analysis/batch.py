@@ -43,25 +43,19 @@ def execute(config: dict[str, Any], seed: int, months: int) -> dict[str, Any]:
     from simulation.config import ScenarioConfig
     from simulation.runner import run_one
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     where = f"{socket.gethostname()}:{os.getpid()}"
     try:
         result = run_one(ScenarioConfig.model_validate(config), seed, months)
+        out = {"ok": True, "monthly": result.monthly, "summary": result.summary}
     except Exception as exc:  # a failed run is a result to record
-        return {
+        out = {
             "ok": False,
             "error": f"{type(exc).__name__}: {exc}".splitlines()[0],
             "traceback": traceback.format_exc(),
-            "worker": where,
-            "seconds": time.perf_counter() - start,
         }
-    return {
-        "ok": True,
-        "monthly": result.monthly,
-        "summary": result.summary,
-        "worker": where,
-        "seconds": time.perf_counter() - start,
-    }
+    timing = {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
+    return {**out, "worker": where, **timing}
 
 
 @dataclass
@@ -88,6 +82,7 @@ def _record(store: Store, spec: RunSpec, out: dict[str, Any]) -> bool:
             "run_id": spec.run_id,
             "ok": out["ok"],
             "seconds": out.get("seconds"),
+            "cpu_seconds": out.get("cpu_seconds"),
             "worker": out.get("worker"),
             "at": time.time(),
         }
@@ -117,7 +112,11 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         n_workers=n,
         threads_per_worker=1,
         processes=True,
+        host="127.0.0.1",
         dashboard_address=None,
+        # the scheduler's HTTP routes (health, metrics) always listen: on a free port, so a
+        # second batch or any other program on 8787 causes no clash and no warning
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         silence_logs=logging.ERROR,
     )
     client = Client(cluster, set_as_default=False)
@@ -207,11 +206,11 @@ def run_plan(
             skip = store.done_ids() | (set() if retry_failed else failed_before)
             todo = [s for s in unique if s.run_id not in skip]
             where = (
-                "this process"
+                "in this process"
                 if serial
-                else scheduler
+                else f"on {scheduler}"
                 if scheduler
-                else f"{len(client.scheduler_info()['workers'])} local workers"
+                else f"on {len(client.scheduler_info()['workers'])} local workers"
             )
             failed = 0 if retry_failed else len(failed_before)
             failed_now = 0

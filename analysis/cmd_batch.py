@@ -81,7 +81,7 @@ def batch(
         raise typer.Exit(130) from None
     typer.echo(
         f"{plan.name}: {report.planned} runs, {report.ok_total} ok, {report.failed_total} "
-        f"failed ({report.ran} run now on {report.where}, {report.already} already stored) "
+        f"failed ({report.ran} run now {report.where}, {report.already} already stored) "
         f"in {report.seconds:.1f} s -> {out}"
     )
     if report.failed_total:

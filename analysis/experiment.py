@@ -181,14 +181,15 @@ class Plan:
 
 
 def find_experiment(name: str | Path) -> Path:
-    """An experiment file by path, or by name under scenarios/ (`experiments/minimal`)."""
+    """An experiment file by path, or by library name (`minimal`, `experiments/minimal`)."""
     p = Path(name)
-    for c in (p, p.with_suffix(".yaml"), SCENARIO_DIR / p, (SCENARIO_DIR / p).with_suffix(".yaml")):
-        if c.is_file():
-            return c
+    for base in (Path(), SCENARIO_DIR, SCENARIO_DIR / "experiments"):
+        for c in (base / p, (base / p).with_suffix(".yaml")):
+            if c.is_file():
+                return c
+    shipped = ", ".join(sorted(f.stem for f in (SCENARIO_DIR / "experiments").glob("*.yaml")))
     raise ConfigError(
-        f"{name}: experiment file not found (give a path such as "
-        f"scenarios/experiments/minimal.yaml)"
+        f"{name}: experiment file not found (give a path, or a shipped experiment: {shipped})"
     )
 
 
