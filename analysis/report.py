@@ -111,7 +111,8 @@ def _figure_html(fig: go.Figure, key: str) -> str:
 
 def monthly_of(comparison: Comparison, path: str | Path) -> pd.DataFrame:
     """The monthly rows of the compared runs, labelled with `label` (baseline or policy)."""
-    monthly = load_monthly(path).drop_duplicates(["run_id", "month", "group"])
+    frames = [load_monthly(path, e) for e in comparison.runs.experiment.unique()]
+    monthly = pd.concat(frames, ignore_index=True).drop_duplicates(["run_id", "month", "group"])
     runs = comparison.runs[["run_id", "side", "policy"]].copy()
     runs["label"] = [
         f"baseline: {p}" if s == "baseline" else p

@@ -204,20 +204,30 @@ def fake_store(root: Path, tmp_path: Path, scenarios: str, seeds: int = 3) -> Pa
     for spec in plan.specs:
         lever = 0.05 if "levers/" in spec.scenario else 0.0
         access = 0.2 + spec.seed / 20 + lever
+        group = {"credit_access_rate": access, "avg_cost_of_funds": 0.08 - lever / 10}
         monthly = pd.DataFrame(
             [
-                {"month": m, "group": g, "credit_access_rate": access, "lost_output": 9.0 - m}
+                {
+                    "month": m,
+                    "group": g,
+                    **group,
+                    "financing_gap": 80.0 - m,
+                    "lost_output": 9.0 - m,
+                    "guarantor_leverage": m / 2 if g == "all" else None,
+                    "guarantee_payout_rate": 0.01 * m if g == "all" else None,
+                }
                 for m in range(1, 4)
-                for g in ("all", "tier1")
+                for g in ("all", "tier1", "tier2", "distributor")
             ]
         )
         summary = {
-            "credit_access_rate": access,
+            **group,
             "lost_output": 100 * (1 - access),
             "financing_gap": 80 * (1 - access),
-            "public_cost": 0.0,
-            "volume_by_instrument": {"credit_loan": 300 * access},
-            "by_group": {"tier1": {"credit_access_rate": access}},
+            "sme_defaults": 4.0 - spec.seed,
+            "public_cost": 10.0 * lever,
+            "volume_by_instrument": {"credit_loan": 300 * access, "guaranteed_loan": 20.0},
+            "by_group": {g: dict(group) for g in ("tier1", "tier2", "distributor")},
         }
         store.write_run(spec.meta(), monthly, summary)
     return root
