@@ -38,6 +38,7 @@ def _register() -> None:
 
     app.command("compare", help=cmd_compare.COMPARE_HELP)(cmd_compare.compare)
     app.command("sensitivity", help=cmd_compare.SENSITIVITY_HELP)(cmd_compare.sensitivity)
+    from analysis import cmd_dashboard; app.command("dashboard", help=cmd_dashboard.HELP)(cmd_dashboard.dashboard)  # noqa: E501, E702, I001
     from analysis import cmd_scenarios; cmd_scenarios.register(app)  # noqa: E702, I001
     # Further commands register here, one line each: batch, results, compare, sensitivity,
     # scenarios, validate, replicate, dashboard.
