@@ -35,18 +35,35 @@ class Ledger:
 
     def transfer(self, src: np.ndarray | int, dst: np.ndarray | int,
                  amount: np.ndarray | float, kind: str) -> None:
-        """Move `amount` from `src` to `dst` (scalars or aligned vectors); amounts are >= 0."""
+        """Move `amount` from `src` to `dst` (scalars or aligned vectors); amounts are >= 0.
+
+        Each account moves by the sum of its amounts, added in the order given, so a transfer
+        gives the same balances however long the array of accounts is.
+        """
         amount = np.asarray(amount, dtype=float)
         if amount.size == 0:
             return
-        if np.any(amount < 0):
+        flat = amount.ravel()
+        if flat.min() < 0:
             raise ValueError(f"negative transfer in {kind}")
-        n = len(self.balance)
-        src = np.broadcast_to(np.asarray(src), amount.shape)
-        dst = np.broadcast_to(np.asarray(dst), amount.shape)
-        self.balance -= np.bincount(src.ravel(), amount.ravel(), minlength=n)
-        self.balance += np.bincount(dst.ravel(), amount.ravel(), minlength=n)
+        self._post(src, flat, -1.0)
+        self._post(dst, flat, 1.0)
         self.flows[kind] += float(amount.sum())
+
+    def _post(self, accounts: np.ndarray | int, flat: np.ndarray, sign: float) -> None:
+        """Add sign x (each account's amounts summed in order) to the accounts' balances."""
+        accounts = np.asarray(accounts)
+        if accounts.ndim == 0:
+            total = np.cumsum(flat)[-1] if len(flat) > 1 else flat[0]
+            self.balance[accounts] += sign * total
+            return
+        acc = np.broadcast_to(accounts, (len(flat),)) if accounts.size == 1 else accounts.ravel()
+        lo, hi = int(acc.min()), int(acc.max())
+        sums = np.bincount(acc - lo if lo else acc, flat, minlength=hi - lo + 1)
+        if sign > 0:
+            self.balance[lo:hi + 1] += sums
+        else:
+            self.balance[lo:hi + 1] -= sums
 
     @property
     def total(self) -> float:

@@ -127,11 +127,12 @@ class SCFModel(mesa.Model):
         # cores hold enough cash for their longest payment pipeline
         self.ledger.endow(self.ledger.core0 + np.arange(net.n_cores),
                           2 * self.horizon * purchases * (1 + cfg.core.markup) + 1.0)
-        # edges: receivables due to sellers, bills paid by cores, tier-1 payables outside
+        # edges: receivables due to sellers, bills paid by cores, tier-1 payables outside;
+        # (edge, month) arrays stored month-major, so that one month's column is contiguous
         e = len(net.edge_seller)
-        self.recv = np.zeros((e, self.horizon))
-        self.bills = np.zeros((e, self.horizon))
-        self.pay_out = np.zeros((self.n, self.horizon))
+        self.recv = np.zeros((self.horizon, e)).T
+        self.bills = np.zeros((self.horizon, e)).T
+        self.pay_out = np.zeros((self.horizon, self.n)).T
         self.edge_core = np.where(e_core, net.edge_buyer, -1)
         self.to_sme = np.flatnonzero(net.edge_kind == TO_SME)
         # the core that backs a bill passed to a tier-2 edge: the tier-1 buyer's main core
