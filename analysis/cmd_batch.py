@@ -81,13 +81,21 @@ def batch(
         raise typer.Exit(130) from None
     typer.echo(
         f"{plan.name}: {report.planned} runs, {report.ok_total} ok, {report.failed_total} "
-        f"failed ({report.ran} run now {report.where}, {report.already} already stored) "
+        f"failed{f', {report.lost} pending' if report.lost else ''} "
+        f"({report.ran} run now {report.where}, {report.already} already stored) "
         f"in {report.seconds:.1f} s -> {out}"
     )
     if report.failed_total:
         failures = load_failures(out, plan.name)
         for error, count in failures.error.value_counts().head(5).items():
             typer.echo(f"failed x{count}: {error}", err=True)
+    if report.lost:
+        typer.echo(
+            f"not run x{report.lost}: the cluster lost them ({report.lost_error}); they are "
+            f"still pending: run the same command again",
+            err=True,
+        )
+    if report.failed_total or report.lost:
         raise typer.Exit(1)
 
 

@@ -19,7 +19,7 @@ import analysis.batch
 from analysis.batch import run_plan
 from analysis.cli import app
 from analysis.experiment import load_experiment
-from analysis.store import load_monthly, load_summaries
+from analysis.store import load_monthly, load_plan, load_summaries
 from simulation.runner import run_one
 from simulation.scenario import load_scenario
 
@@ -292,6 +292,54 @@ def test_kill_9_mid_batch_then_resume_gives_the_uninterrupted_store(tmp_path: Pa
     assert whole.ok_total == 20
     assert digest(out) == digest(tmp_path / "whole")
     assert {k: digest(out)[k] for k in stored} == stored
+
+
+def raises_outside_execute(config: dict, seed: int, months: int) -> dict:
+    """A task that fails the way a lost worker or a broken environment does: not as data."""
+    if seed == 2:
+        raise ModuleNotFoundError("No module named 'simulation'")
+    return EXECUTE(config, seed, months)
+
+
+@pytest.mark.slow
+def test_runs_the_cluster_loses_stay_pending_and_are_retried(tmp_path: Path) -> None:
+    plan = load_experiment(experiment(tmp_path))
+    report = run_plan(
+        plan, tmp_path / "res", workers=1, progress=False, task=raises_outside_execute
+    )
+    assert (report.ok_total, report.failed_total, report.lost) == (2, 0, 2)
+    assert "ModuleNotFoundError" in report.lost_error
+    assert set(load_plan(tmp_path / "res").status) == {"ok", "pending"}
+    again = run_plan(plan, tmp_path / "res", workers=1, progress=False)
+    assert (again.already, again.ran, again.ok_total, again.lost) == (2, 2, 4, 0)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_the_rerun_finishes(tmp_path: Path) -> None:
+    path = experiment(tmp_path, E2E.replace("seeds: 6", "seeds: 10"), "e2e.yaml")
+    out = tmp_path / "res"
+    proc = subprocess.Popen(
+        [*SCF, "batch", str(path), "--out", str(out), "--workers", "2", "--no-progress"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while len(list((out / "runs").glob("*.parquet"))) < 2:
+            assert proc.poll() is None, "the batch finished before it could be interrupted"
+            assert time.monotonic() < deadline, "no run stored within 240 s"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "interrupted" in err and "Traceback" not in err
+    assert not list((out / "tmp").iterdir())
+    resumed = scf("batch", str(path), "--out", str(out), "--no-progress", "--workers", "2")
+    assert resumed.returncode == 0 and "20 runs, 20 ok, 0 failed" in resumed.stdout
 
 
 @pytest.mark.slow
