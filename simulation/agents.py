@@ -168,7 +168,7 @@ class Guarantor(Agent):
         super().__init__(model)
         self.max_pd = model.cfg.guarantor.max_pd
         self.payouts = np.zeros(12)  # trailing 12 months of payouts
-        self.matured = np.zeros(12)  # ... and of guaranteed principal matured
+        self.exposure = np.zeros(12)  # ... and of guarantees outstanding at each settlement
 
     @property
     def capital(self) -> float:
@@ -184,8 +184,14 @@ class Guarantor(Agent):
 
     @property
     def payout_rate(self) -> float:
-        m = self.matured.sum()
-        return float(self.payouts.sum() / m) if m > 0 else 0.0
+        """Annual payouts over average guarantees outstanding (trailing 12 months).
+
+        Annual, like the study's compensation rate on one-year guarantees, although the model's
+        guaranteed loans run for the payment term.
+        """
+        months = min(self.model.month + 1, 12)
+        exposure = self.exposure.sum() / months
+        return float(self.payouts.sum() * 12 / months / exposure) if exposure > 0 else 0.0
 
     def adapt(self) -> None:
         """Tighten acceptance while the payout rate net of reimbursement exceeds tolerance."""

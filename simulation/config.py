@@ -78,6 +78,8 @@ class ChainConfig(Section):
                                  le=10)
     dispersed_grade_shares: tuple[float, float, float] = F(
         (0.3, 0.5, 0.2), "shares of dispersed cores graded A, B, C")
+    sectors: list[Sector] = F([], "restrict chains to these sectors (each chain type keeps "
+                              "its own sectors if none of these is one of them); empty: all")
 
 
 class PopulationConfig(Section):
@@ -166,19 +168,23 @@ class GuarantorConfig(Section):
     """Government financing guarantor (政府性融资担保)."""
 
     capital: float = F(1500.0, "guarantor capital", "10k CNY per 1,000 SMEs", ge=0, le=1e7)
-    leverage_max: float = F(5.0, "ceiling on guarantees outstanding / capital (study: >= 5x)",
-                            "x", ge=0, le=50)
+    leverage_max: float = F(3.0, "ceiling on guarantees outstanding / capital; pre-policy "
+                            "guarantors were cautious (study: mandated to >= 5x)", "x", ge=0,
+                            le=50)
     per_firm_cap: float = F(500.0, "most a single firm may have guaranteed (study: 500 -> "
                             "1000)", "10k CNY", ge=0, le=100_000)
     fee_rate: float = F(0.025, "guarantee fee (study: 2.5% -> 0.9%)", "per year", ge=0, le=0.2)
     fee_waiver_sectors: list[Sector] = F([], "sectors whose fee the government pays (零保费: "
                                          "integrated_circuits, ai, biomedicine)")
     coverage: float = F(0.8, "share of a guaranteed loan's loss the guarantor pays", ge=0, le=1)
+    additional_only: bool = F(True, "guarantee only what the bank would not lend on its own "
+                              "credit (additionality)")
     delay_months: float = F(1.0, "processing time of a guarantee application", "months", ge=0,
                             le=12)
     max_pd: float = F(0.10, "highest estimated annual PD the guarantor accepts", gt=0, le=1)
-    payout_tolerance: float = F(0.03, "tolerated payout rate, net of reimbursement; above it "
-                                "the guarantor tightens (study: up to 5%)", ge=0, le=1)
+    payout_tolerance: float = F(0.03, "tolerated payout rate (annual payouts / guarantees "
+                                "outstanding), net of reimbursement; above it the guarantor "
+                                "tightens (study: up to 5%)", ge=0, le=1)
     reimbursement_share: float = F(0.0, "share of payouts the government reimburses (study: "
                                    "up to 70% for emergency loans)", ge=0, le=1)
 

@@ -33,6 +33,7 @@ class Offers:
     rate: np.ndarray  # (n, I) float64
     lender: np.ndarray  # (n, I) int32: bank index, or n_banks for the factoring sector
     priority: np.ndarray  # (n,) float64: lenders serve lower values first (estimated PD)
+    charges: np.ndarray | None = None  # (n, I) part of `rate` that is fees and application costs
 
 
 def info_quality(weights_and_signals: list[tuple[float, np.ndarray]]) -> np.ndarray:

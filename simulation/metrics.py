@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from simulation.market import INSTRUMENTS
+from simulation.market import CONF, FACTOR, INSTRUMENTS
 from simulation.networks import ROLE_NAMES
 
 if TYPE_CHECKING:
@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 
 GROUPS: tuple[str, ...] = ("all", *ROLE_NAMES)
 VOLUME_COLUMNS: tuple[str, ...] = tuple(f"vol_{k}" for k in INSTRUMENTS)
+# Bank loans proper (not receivable purchases): the study's "inclusive small-business loan rate"
+LOAN_INSTRUMENTS = [k for k in range(len(INSTRUMENTS)) if k not in (CONF, FACTOR)]
 GROUP_METRICS: tuple[str, ...] = (
-    "credit_access_rate", "funded_share", "financing_gap", "avg_cost_of_funds", "lost_output",
+    "credit_access_rate", "funded_share", "financing_gap", "avg_cost_of_funds", "avg_loan_rate",
+    "lost_output",
     "sme_defaults", "guarantee_outstanding",
 )
 SYSTEM_METRICS: tuple[str, ...] = (
@@ -45,6 +48,7 @@ class MonthRecord:
     need: np.ndarray
     funded: np.ndarray  # (n, I)
     rate: np.ndarray  # (n, I)
+    charges: np.ndarray  # (n, I) fees and application costs included in `rate`
     delivered_share: np.ndarray
     sales: np.ndarray
     defaulted: np.ndarray
@@ -75,6 +79,9 @@ class Recorder:
         has_need = r.need > 1e-9
         full = has_need & (funded_tot >= r.need - 1e-6)
         cost = (r.funded * np.where(np.isfinite(r.rate), r.rate, 0.0)).sum(axis=1)
+        loans = r.funded[:, LOAN_INSTRUMENTS]
+        interest = (loans * np.where(np.isfinite(r.rate), r.rate - r.charges,
+                                     0.0)[:, LOAN_INSTRUMENTS]).sum(axis=1)
         g_out = m.loans.outstanding(4)  # guaranteed_loan
         cols = {
             "n_active": self._by_group(m.sme.alive.astype(float)),
@@ -83,6 +90,8 @@ class Recorder:
             "need": self._by_group(r.need),
             "funded": self._by_group(np.minimum(funded_tot, r.need)),
             "cost": self._by_group(cost),
+            "loan_interest": self._by_group(interest),
+            "loan_volume": self._by_group(loans.sum(axis=1)),
             "lost_output": self._by_group(r.sales * (1 - r.delivered_share)),
             "sme_defaults": self._by_group(r.defaulted.astype(float)),
             "guarantee_outstanding": self._by_group(g_out),
@@ -124,7 +133,8 @@ class Recorder:
         by_group: dict[str, dict[str, Any]] = {}
         last = df["month"].max()
         for group, sub in df.groupby("group", sort=False):
-            tot = sub[["n_need", "n_funded", "need", "funded", "cost", "lost_output",
+            tot = sub[["n_need", "n_funded", "need", "funded", "cost", "loan_interest",
+                       "loan_volume", "lost_output",
                        "sme_defaults", *VOLUME_COLUMNS]].sum()
             row = {k: float(tot[k]) for k in tot.index}
             _derive(row)
@@ -162,4 +172,7 @@ def _derive(row: dict[str, Any]) -> None:
     row["credit_access_rate"] = _ratio(row["n_funded"], row["n_need"]) if row["n_need"] else 1.0
     row["funded_share"] = _ratio(row["funded"], row["need"]) if row["need"] else 1.0
     row["financing_gap"] = max(row["need"] - row["funded"], 0.0)
-    row["avg_cost_of_funds"] = _ratio(row["cost"], sum(row[c] for c in VOLUME_COLUMNS))
+    volume = sum(row[c] for c in VOLUME_COLUMNS)
+    row["avg_cost_of_funds"] = row["cost"] / volume if volume > 0 else np.nan
+    row["avg_loan_rate"] = (row["loan_interest"] / row["loan_volume"]
+                            if row["loan_volume"] > 0 else np.nan)

@@ -177,7 +177,8 @@ class SCFModel(mesa.Model):
         settled = settle(self)
         self._adapt_and_pay_owners()
         self.recorder.record(MonthRecord(
-            month=t + 1, need=need, funded=funded, rate=offers.rate, delivered_share=share,
+            month=t + 1, need=need, funded=funded, rate=offers.rate, charges=offers.charges,
+            delivered_share=share,
             sales=sales, subsidy=subsidy, **settled))
         self.month += 1
 

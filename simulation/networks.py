@@ -203,9 +203,10 @@ def _build(kind: str, n: int, cfg: ScenarioConfig, rng: np.random.Generator) -> 
         kinds.append(np.full(len(dist), TO_MARKET, np.int8))
 
     type_idx = CHAIN_TYPES.index(kind)
-    sectors = SECTORS[kind]
-    chain_sector = np.array([ALL_SECTORS.index(sectors[rng.integers(len(sectors))])
-                             for _ in range(n_chains)], np.int16)
+    sectors = tuple(s for s in SECTORS[kind] if s in ch.sectors) or SECTORS[kind]
+    # one uniform per chain whatever the sector list, so restricting sectors shifts no draws
+    pick = (rng.random(n_chains) * len(sectors)).astype(int)
+    chain_sector = np.array([ALL_SECTORS.index(sectors[i]) for i in pick], np.int16)
     return SupplyNetwork(
         sme_role=role, sme_chain=chain, sme_core=core.astype(np.int32), sme_sales=sales,
         chain_type=np.full(n_chains, type_idx, np.int8), chain_sector=chain_sector,

@@ -72,23 +72,29 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     amount[dist, mk.PLEDGE] = (1 - b.pledge_haircut) * purchase[dist]
     rate[dist, mk.PLEDGE] = base + 0.01 + pd_bank[dist] * b.lgd * b.pledge_haircut + app_rate[dist]
 
-    # guaranteed loans: the guarantor screens on the bank's estimate; delay loses some orders
-    in_time = np.exp(-g.delay_months * (acc.one_stop_factor if acc.one_stop else 1.0)
-                     / cfg.population.order_patience_months)
-    cap_room = np.maximum(g.per_firm_cap - model.loans.outstanding(mk.GUAR), 0.0)
-    gok = (access & (pd_bank <= model.guarantor.max_pd) & (cap_room > 0)
-           & (pd_bank * (1 - g.coverage) <= bank_max_pd))
-    fee = np.where(sme.waived, 0.0, g.fee_rate)
-    amount[gok, mk.GUAR] = cap_room[gok] * in_time
-    rate[gok, mk.GUAR] = (base + pd_bank[gok] * b.lgd * (1 - g.coverage) + fee[gok]
-                          + 2 * app_rate[gok])
-
     # unsecured credit: limits grow with what the bank can see
     limit = b.credit_limit_months * net.sme_sales * sme.quality - model.loans.outstanding(mk.CREDIT)
     cok = access & (pd_bank <= bank_max_pd) & (limit > 0)
     amount[cok, mk.CREDIT] = limit[cok]
     rate[cok, mk.CREDIT] = (base + pd_bank[cok] * b.lgd + b.opacity_premium
                             * (1 - sme.quality[cok]) + app_rate[cok])
+    rate[cok & (rate[:, mk.CREDIT] > b.max_rate), mk.CREDIT] = np.inf
+
+    # guaranteed loans: the guarantor screens on the bank's estimate; delay loses some orders;
+    # with additionality it guarantees only what the bank would not lend on its own credit
+    in_time = np.exp(-g.delay_months * (acc.one_stop_factor if acc.one_stop else 1.0)
+                     / cfg.population.order_patience_months)
+    cap_room = np.maximum(g.per_firm_cap - model.loans.outstanding(mk.GUAR), 0.0)
+    if g.additional_only:
+        bank_own = [mk.CONF, mk.ORDER, mk.PREPAY, mk.PLEDGE, mk.CREDIT]
+        own = np.where(np.isfinite(rate[:, bank_own]), amount[:, bank_own], 0.0).sum(axis=1)
+        cap_room = np.minimum(cap_room, np.maximum(need - own, 0.0) / max(in_time, 1e-12))
+    gok = (access & (pd_bank <= model.guarantor.max_pd) & (cap_room > 0)
+           & (pd_bank * (1 - g.coverage) <= bank_max_pd))
+    fee = np.where(sme.waived, 0.0, g.fee_rate)
+    amount[gok, mk.GUAR] = cap_room[gok] * in_time
+    rate[gok, mk.GUAR] = (base + pd_bank[gok] * b.lgd * (1 - g.coverage) + fee[gok]
+                          + 2 * app_rate[gok])
 
     # unconfirmed factoring with recourse, at the SME's risk as the factor sees it
     unconf = np.maximum(inv_total - conf_total, 0.0)
@@ -103,5 +109,10 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     rate[over] = np.inf
     rate[amount <= 0] = np.inf
     amount[~np.isfinite(rate)] = 0.0
+    charges = np.zeros_like(rate)
+    for k in (mk.ORDER, mk.PLEDGE, mk.CREDIT):
+        charges[:, k] = app_rate
+    charges[:, mk.GUAR] = fee + 2 * app_rate
     model.fee_rate_now = fee
-    return mk.Offers(amount=amount, rate=rate, lender=model.loans.lender, priority=pd_bank)
+    return mk.Offers(amount=amount, rate=rate, lender=model.loans.lender, priority=pd_bank,
+                     charges=charges)

@@ -27,7 +27,8 @@ def settle(model: SCFModel) -> dict[str, float | np.ndarray]:
     k = t % 12
     for bank in model.banks:
         bank.matured[k] = bank.bad[k] = 0.0
-    model.guarantor.payouts[k] = model.guarantor.matured[k] = 0.0
+    model.guarantor.payouts[k] = 0.0
+    model.guarantor.exposure[k] = model.loans.guaranteed_outstanding()
 
     e_core = np.flatnonzero(net.edge_kind == TO_CORE)
     led.transfer(led.core0 + net.edge_buyer[e_core], net.edge_seller[e_core],
@@ -98,7 +99,6 @@ def _settle_group(model: SCFModel, idx: np.ndarray, h: int, s: int, defaulted: n
     reimb = cfg.guarantor.reimbursement_share * payout.sum()
     led.transfer(led.government, led.guarantor, reimb, "reimbursement")
     model.guarantor.payouts[model.month % 12] += payout.sum()
-    model.guarantor.matured[model.month % 12] += principal[:, mk.GUAR].sum()
     totals["payouts"] += float(payout.sum())
     totals["reimbursement"] += float(reimb)
 

@@ -46,8 +46,9 @@ CLAIMS: dict[str, tuple[tuple[str, int], ...]] = {
     "levers/gov_data": ((ACCESS, +1), (vol("credit_loan"), +1)),
     # guaranteed amounts per firm above the old cap
     "levers/guarantee_cap": (("guarantee_per_firm", +1),),
-    # cheaper guarantees: lower cost, more guaranteed lending
-    "levers/guarantee_fee": ((COST, -1), (vol("guaranteed_loan"), +1)),
+    # cheaper guarantees: lower cost (not more guaranteed lending: with additionality the
+    # volume is the need banks leave unmet, which the fee does not change; docs/CALIBRATION.md)
+    "levers/guarantee_fee": ((COST, -1),),
     # zero fee for three sectors, paid by government
     "levers/fee_waiver": ((COST, -1), ("public_cost", +1), (vol("guaranteed_loan"), +1)),
     # the "two 5s": guarantors must use more of their capital
