@@ -97,7 +97,7 @@ class SME(ColumnView):
     @property
     def debt(self) -> float:
         """Principal outstanding on all instruments."""
-        return float(self.model.loans.principal[self.index].sum())
+        return float(self.model.loans.principal_of(self.index).sum())
 
 
 class CoreFirm(ColumnView):

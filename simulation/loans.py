@@ -3,25 +3,63 @@
 All working-capital finance runs for the payment term (it bridges the wait for a receivable), so a
 loan written in month t matures in month t + term; `slots = term + 1` keeps the cohort written this
 month apart from the one settling this month.
+
+Most SMEs borrow on one or two of the seven instruments, so each slot keeps only its loans: the
+cells (SME x instrument) that were funded, in SME-then-instrument order, with their amounts due and
+principal. Sums over a cohort add the same numbers in the same order as sums over the full
+(SME x instrument) matrix would (the cells left out are zeros), so results do not depend on it.
+`due` and `principal` still give the full (SME, instrument, slot) arrays for inspection.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from simulation.market import GUAR, N_INSTRUMENTS
+
+_NO_CELLS = np.zeros(0, np.intp)
+_NO_AMOUNTS = np.zeros(0)
+
+
+@dataclass
+class Cohort:
+    """The loans of one maturity slot, cell by cell in SME-then-instrument order."""
+
+    cells: np.ndarray  # flat (SME * N_INSTRUMENTS + instrument), ascending
+    sme: np.ndarray
+    instrument: np.ndarray
+    due: np.ndarray
+    principal: np.ndarray
+
+
+EMPTY = Cohort(_NO_CELLS, _NO_CELLS, _NO_CELLS, _NO_AMOUNTS, _NO_AMOUNTS)
+
+
+def funded_cells(funded: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The funded (SME, instrument) cells of an (n, I) matrix: flat cells, SMEs, instruments."""
+    rows, inst = np.nonzero(funded)
+    return rows * N_INSTRUMENTS + inst, rows, inst
 
 
 class LoanBook:
     """Amounts due, principal and guarantee fees by (SME, instrument, maturity slot)."""
 
     def __init__(self, n_smes: int, term: int, lender: np.ndarray) -> None:
+        self.n = n_smes
         self.term = term
         self.slots = term + 1
-        self.due = np.zeros((n_smes, N_INSTRUMENTS, self.slots))
-        self.principal = np.zeros((n_smes, N_INSTRUMENTS, self.slots))
-        self.fee = np.zeros((n_smes, self.slots))  # guarantee fees owed to the guarantor
-        self.lender = lender  # (n, I): which lender serves each SME on each instrument
+        # (n, I): which lender serves each SME on each instrument; stored instrument-major so
+        # that one instrument's column is contiguous
+        self.lender = np.ascontiguousarray(lender.T).T
+        self.cell_lender = lender.ravel().astype(np.intp)  # the same, per flat cell
+        self.cohorts = [EMPTY] * self.slots
+        self._fee = np.zeros((self.slots, n_smes))
+        self.fee = self._fee.T  # (n, slots) guarantee fees owed to the guarantor
+        # guaranteed principal by (SME, slot), a strided view like a column of the full
+        # (SME, instrument, slot) book, so that NumPy sums its total the same way
+        self._guar = np.zeros((n_smes, self.slots + 1))[:, :self.slots]
 
     def write_slot(self, month: int) -> int:
         return month % self.slots
@@ -30,22 +68,70 @@ class LoanBook:
         return (month + 1) % self.slots
 
     def write(self, month: int, funded: np.ndarray, rate: np.ndarray,
-              fee_rate: np.ndarray) -> None:
-        """Book this month's loans: interest at `rate` less the guarantor's fee share."""
+              fee_rate: np.ndarray, cells: tuple[np.ndarray, ...] | None = None) -> None:
+        """Book this month's loans: interest at `rate` less the guarantor's fee share.
+
+        `cells` is `funded_cells(funded)` when the caller has it already.
+        """
         s = self.write_slot(month)
+        self.clear(s)
+        flat, rows, inst = funded_cells(funded) if cells is None else cells
         years = self.term / 12.0
-        fee = funded[:, GUAR] * fee_rate * years
-        interest = funded * np.where(np.isfinite(rate), rate, 0.0) * years
-        interest[:, GUAR] -= funded[:, GUAR] * fee_rate * years
-        self.principal[:, :, s] = funded
-        self.due[:, :, s] = funded + np.maximum(interest, 0.0)
-        self.fee[:, s] = fee
+        f = funded[rows, inst]
+        r = rate[rows, inst]
+        interest = f * np.where(np.isfinite(r), r, 0.0) * years
+        g = inst == GUAR
+        interest[g] -= f[g] * fee_rate[rows[g]] * years
+        self.cohorts[s] = Cohort(flat, rows, inst, f + np.maximum(interest, 0.0), f)
+        self._fee[s] = funded[:, GUAR] * fee_rate * years
+        self._guar[rows[g], s] = f[g]
+
+    def clear(self, s: int) -> None:
+        """Empty a slot once it has settled."""
+        c = self.cohorts[s]
+        g = c.instrument == GUAR
+        self._guar[c.sme[g], s] = 0.0
+        self._fee[s] = 0.0
+        self.cohorts[s] = EMPTY
+
+    def due_by_sme(self, s: int) -> np.ndarray:
+        """What each SME owes on the loans of slot s (its instruments added in order)."""
+        c = self.cohorts[s]
+        return np.bincount(c.sme, c.due, minlength=self.n)
 
     def outstanding(self, instrument: int | None = None) -> np.ndarray:
         """Principal outstanding per SME, on one instrument or on all."""
         if instrument is None:
             return self.principal.sum(axis=(1, 2))
-        return self.principal[:, instrument, :].sum(axis=1)
+        out = np.zeros(self.n)
+        for c in self.cohorts:  # slot by slot, as a sum over the slot axis adds them
+            sel = c.instrument == instrument
+            out[c.sme[sel]] += c.principal[sel]
+        return out
 
     def guaranteed_outstanding(self) -> float:
-        return float(self.principal[:, GUAR, :].sum())
+        return float(self._guar.sum())
+
+    def principal_of(self, sme: int) -> np.ndarray:
+        """One SME's principal by (instrument, slot)."""
+        out = np.zeros((N_INSTRUMENTS, self.slots))
+        for s, c in enumerate(self.cohorts):
+            lo, hi = np.searchsorted(c.cells, [sme * N_INSTRUMENTS, (sme + 1) * N_INSTRUMENTS])
+            out[c.instrument[lo:hi], s] = c.principal[lo:hi]
+        return out
+
+    def _full(self, amounts: str) -> np.ndarray:
+        out = np.zeros((self.n * N_INSTRUMENTS, self.slots))
+        for s, c in enumerate(self.cohorts):
+            out[c.cells, s] = getattr(c, amounts)
+        return out.reshape(self.n, N_INSTRUMENTS, self.slots)
+
+    @property
+    def due(self) -> np.ndarray:
+        """Amounts due as a full (SME, instrument, slot) array (a copy, for inspection)."""
+        return self._full("due")
+
+    @property
+    def principal(self) -> np.ndarray:
+        """Principal as a full (SME, instrument, slot) array (a copy, for inspection)."""
+        return self._full("principal")

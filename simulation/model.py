@@ -22,7 +22,7 @@ from simulation.metrics import MonthRecord, Recorder
 from simulation.networks import TIER1, TIER2, TO_CORE, TO_SME, build_network
 from simulation.offers import make_offers
 from simulation.production import produce
-from simulation.settlement import settle
+from simulation.settlement import settle, settlement_plan
 
 STREAMS = ("network", "population", "demand", "screening", "confirm", "late", "failure")
 CORE_PD_BY_GRADE = np.array([0.003, 0.01, 0.03])  # annual PD of cores graded A, B, C
@@ -66,6 +66,7 @@ class SCFModel(mesa.Model):
         self._init_institutions()
         self._init_pipeline()
         self.ledger._initial_total = self.ledger.total
+        self.settlement_plan = settlement_plan(self)
         self.recorder = Recorder(self)
         SME.create_views(self, n)
         CoreFirm.create_views(self, c)
@@ -210,7 +211,7 @@ class SCFModel(mesa.Model):
     def _obligations(self, h: int, s: int) -> tuple[np.ndarray, np.ndarray]:
         """What each SME owes and is owed at this month's settlement."""
         net = self.net
-        owed = (self.loans.due[:, :, s].sum(axis=1) + self.loans.fee[:, s] + self.pay_out[:, h]
+        owed = (self.loans.due_by_sme(s) + self.loans.fee[:, s] + self.pay_out[:, h]
                 + np.bincount(net.edge_buyer[self.to_sme], self.recv[self.to_sme, h],
                               minlength=self.n))
         due_in = np.bincount(net.edge_seller, self.recv[:, h] + self.bills[:, h],

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation import market as mk
+from simulation.loans import funded_cells
 from simulation.networks import DISTRIBUTOR, TO_CORE, TO_MARKET
 
 if TYPE_CHECKING:
@@ -19,18 +20,21 @@ if TYPE_CHECKING:
 
 def pay_out_loans(model: SCFModel, funded: np.ndarray, rate: np.ndarray) -> float:
     """Lenders transfer this month's loans; waived guarantee fees are paid by government."""
-    led, cfg, n = model.ledger, model.cfg, model.n
-    lender = model.loans.lender
-    rows = np.repeat(np.arange(n), mk.N_INSTRUMENTS)
-    led.transfer(led.bank0 + lender.ravel(), rows, funded.ravel(), "lending")
-    per_lender = np.bincount(lender.ravel(), funded.ravel(), minlength=len(model.banks) + 1)
+    led, cfg = model.ledger, model.cfg
+    # only funded cells move money; in SME-then-instrument order, as the full matrix would
+    cells = funded_cells(funded)
+    flat, rows, inst = cells
+    amount = funded[rows, inst]
+    lender = model.loans.cell_lender[flat]
+    led.transfer(led.bank0 + lender, rows, amount, "lending")
+    per_lender = np.bincount(lender, amount, minlength=len(model.banks) + 1)
     for bank in model.banks:
         bank.principal += per_lender[bank.index]
     model.factor.principal += per_lender[-1]
     years = model.term / 12.0
     subsidy = funded[:, mk.GUAR] * cfg.guarantor.fee_rate * years * model.sme.waived
     led.transfer(led.government, led.guarantor, subsidy.sum(), "fee_subsidy")
-    model.loans.write(model.month, funded, rate, model.fee_rate_now)
+    model.loans.write(model.month, funded, rate, model.fee_rate_now, cells)
     return float(subsidy.sum())
 
 

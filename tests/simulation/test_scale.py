@@ -1,9 +1,11 @@
 """Scale tricks must not change results: the fast paths give what the plain paths give."""
 
 import mesa
+import numpy as np
 from mesa.experimental.mesa_signals import ModelSignals
 
 from simulation.agents import SME, CoreFirm
+from simulation.market import GUAR, N_INSTRUMENTS
 from simulation.model import SCFModel
 from simulation.scenario import load_scenario
 
@@ -46,3 +48,20 @@ def test_every_sme_is_an_agent_at_scale():
     smes = m.agents_by_type[SME].to_list()
     assert [a.index for a in smes] == list(range(m.n))
     assert len(m.agents_by_type[CoreFirm]) == m.net.n_cores
+
+
+def test_sparse_loan_book_sums_like_the_full_matrix():
+    """The loan book keeps funded cells only; its sums must equal those of the full array."""
+    m = SCFModel(load_scenario("baselines/shanghai", {"population.n_smes": 4000}), seed=2)
+    for _ in range(5):
+        m.step()
+    book = m.loans
+    principal, due = book.principal, book.due  # full (SME, instrument, slot) arrays
+    assert book.guaranteed_outstanding() == principal[:, GUAR, :].sum()
+    assert book.guaranteed_outstanding() > 0
+    for k in range(N_INSTRUMENTS):
+        assert np.array_equal(book.outstanding(k), principal[:, k, :].sum(axis=1))
+    for s in range(book.slots):
+        assert np.array_equal(book.due_by_sme(s), due[:, :, s].sum(axis=1))
+    i = int(np.argmax(principal.sum(axis=(1, 2))))
+    assert m.agents_by_type[SME].to_list()[i].debt == float(principal[i].sum())
