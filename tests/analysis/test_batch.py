@@ -259,26 +259,35 @@ def test_identical_results_on_1_and_2_workers_and_a_remote_cluster(
     )
 
 
-@pytest.mark.slow
-def test_kill_9_mid_batch_then_resume_gives_the_uninterrupted_store(tmp_path: Path) -> None:
-    path = experiment(tmp_path, E2E.replace("seeds: 6", "seeds: 10"), "e2e.yaml")
-    out = tmp_path / "killed"
+def interrupt_after(path: Path, out: Path, runs: int, sig: signal.Signals) -> tuple[int, str]:
+    """Start `scf batch` on 2 local workers, send `sig` once `runs` runs are stored."""
     proc = subprocess.Popen(
         [*SCF, "batch", str(path), "--out", str(out), "--workers", "2", "--no-progress"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 240
-        while len(list((out / "runs").glob("*.parquet"))) < 3:
-            assert proc.poll() is None, "the batch finished before it could be killed"
-            assert time.monotonic() < deadline, "no run stored within 240 s"
+        while len(list((out / "runs").glob("*.parquet"))) < runs:
+            assert proc.poll() is None, "the batch finished before it could be interrupted"
+            assert time.monotonic() < deadline, f"not {runs} runs stored within 240 s"
             time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
         proc.wait()
+    return proc.returncode, err
+
+
+@pytest.mark.slow
+def test_kill_9_mid_batch_then_resume_gives_the_uninterrupted_store(tmp_path: Path) -> None:
+    path = experiment(tmp_path, E2E.replace("seeds: 6", "seeds: 10"), "e2e.yaml")
+    out = tmp_path / "killed"
+    code, _ = interrupt_after(path, out, 3, signal.SIGKILL)
+    assert code == -signal.SIGKILL
     stored = digest(out)
     assert 3 <= len(stored) < 20
     for run in (out / "runs").glob("*.parquet"):  # every stored file is complete
@@ -318,24 +327,8 @@ def test_runs_the_cluster_loses_stay_pending_and_are_retried(tmp_path: Path) -> 
 def test_ctrl_c_stops_cleanly_and_the_rerun_finishes(tmp_path: Path) -> None:
     path = experiment(tmp_path, E2E.replace("seeds: 6", "seeds: 10"), "e2e.yaml")
     out = tmp_path / "res"
-    proc = subprocess.Popen(
-        [*SCF, "batch", str(path), "--out", str(out), "--workers", "2", "--no-progress"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 240
-        while len(list((out / "runs").glob("*.parquet"))) < 2:
-            assert proc.poll() is None, "the batch finished before it could be interrupted"
-            assert time.monotonic() < deadline, "no run stored within 240 s"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130
+    code, err = interrupt_after(path, out, 2, signal.SIGINT)
+    assert code == 130
     assert "interrupted" in err and "Traceback" not in err
     assert not list((out / "tmp").iterdir())
     resumed = scf("batch", str(path), "--out", str(out), "--no-progress", "--workers", "2")
