@@ -61,10 +61,45 @@ def _console() -> Console:
     return console
 
 
+DETAILED = 2  # up to this many policies get a table each; more get one overview table
+
+
+def _print_overview(comparison, console: Console) -> None:
+    from analysis.report import GROUP_LABELS, fmt_value
+
+    table = Table(
+        title=f"policies minus {comparison.baseline}: credit access by group in pp (mean +/- "
+        f"95% CI), lost output and public cost in 10k CNY; --json or --report: every metric",
+        box=box.SIMPLE_HEAD,
+    )
+    width = max(len(p) for p in comparison.policies)
+    table.add_column("policy", no_wrap=True, min_width=min(width, 40))
+    table.add_column("seeds", justify="right")
+    for group in GROUPS:
+        table.add_column(GROUP_LABELS[group], justify="right", no_wrap=True)
+    table.add_column("lost output", justify="right")
+    table.add_column("public cost", justify="right")
+    for policy in comparison.policies:
+        cells = []
+        for group in GROUPS:
+            r = comparison.get(policy, "credit_access_rate", group)
+            cells.append(f"{r['diff_mean'] * 100:+.2f} +/- {r['paired_halfwidth'] * 100:.2f}")
+        money = [
+            fmt_value(m, comparison.get(policy, m)["diff_mean"], True)
+            for m in ("lost_output", "public_cost")
+        ]
+        flag = " [red](other firms)[/]" if comparison.pairings[policy].population_differs else ""
+        seeds = str(len(comparison.pairings[policy].seeds))
+        table.add_row(policy + flag, seeds, *cells, *money)
+    console.print(table)
+
+
 def _print_comparison(comparison, console: Console) -> None:
     from analysis.report import GROUP_LABELS, LABEL, fmt_ci, fmt_value, fmt_width
 
-    for policy in comparison.policies:
+    if len(comparison.policies) > DETAILED:
+        _print_overview(comparison, console)
+    for policy in comparison.policies if len(comparison.policies) <= DETAILED else []:
         p = comparison.pairings[policy]
         table = Table(
             title=f"{policy} minus {comparison.baseline}: {len(p.seeds)} paired seeds, "
@@ -133,17 +168,16 @@ def _print_comparison(comparison, console: Console) -> None:
 
 
 def _pick_sensitivity(results: Path, name: str | None, baseline: str):
-    """The named study, else one on the baseline's scenario (or the only one), else None."""
+    """The named study, else one on the baseline's scenario (the last by name), else None."""
     from analysis.sensitivity import load_result, studies
 
     if name is not None:
         return load_result(results, name)
-    found = studies(results)
-    same = [n for n, s in found.items() if s.scenario == baseline]
-    if not same and len(found) != 1:
+    same = [n for n, s in studies(results).items() if s.scenario == baseline]
+    if not same:
         return None
     try:
-        return load_result(results, (same or list(found))[0])
+        return load_result(results, same[-1])
     except ConfigError as exc:  # an unfinished study leaves the report without it
         typer.echo(f"note: sensitivity left out of the report ({exc})", err=True)
         return None

@@ -56,7 +56,7 @@ KEY_METRICS = (
 )
 LABEL = dict(KEY_METRICS)
 BASE_COLOR = "#4d4d4d"
-COLORS = qualitative.Dark24
+COLORS = [*qualitative.Plotly, *qualitative.Bold[:11]]  # no greys: grey is the baseline
 SHOWN = 4  # policies drawn on the monthly charts at first; the rest one legend click away
 BAND = (0.1, 0.9)
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
@@ -102,6 +102,7 @@ def _colors(comparison: Comparison) -> dict[str, str]:
 
 def _figure_html(fig: go.Figure, key: str) -> str:
     fig.update_layout(template="plotly_white", margin={"t": 60, "b": 40, "l": 60, "r": 20})
+    fig.update_yaxes(automargin=True)
     div = pio.to_html(fig, include_plotlyjs=False, full_html=False, config=PLOT_CONFIG)
     return f'<section class="figure" id="{key}"><h2>{_esc(TITLES[key])}</h2>{div}</section>'
 
@@ -124,8 +125,8 @@ def monthly_of(comparison: Comparison, path: str | Path) -> pd.DataFrame:
 
 def _bands(monthly: pd.DataFrame, metric: str) -> pd.DataFrame:
     rows = monthly[monthly.group == "all"].groupby(["label", "month"], sort=False)[metric]
-    out = rows.agg(
-        mean="mean", low=lambda s: s.quantile(BAND[0]), high=lambda s: s.quantile(BAND[1])
+    out = pd.DataFrame(
+        {"mean": rows.mean(), "low": rows.quantile(BAND[0]), "high": rows.quantile(BAND[1])}
     )
     return out.reset_index()
 
@@ -273,11 +274,12 @@ def fig_guarantee(comparison: Comparison, monthly: pd.DataFrame) -> go.Figure:
         _band_traces(fig, _bands(monthly, metric), colors, shown, (1, col))
         for value, names in _limits(comparison, limit).items():
             text = f"{value:g}" if col == 1 else f"{value:.1%}"
+            names = names if len(names) <= 2 else [f"{names[0]} and {len(names) - 1} more"]
             fig.add_hline(
                 y=value,
                 line_dash="dash",
                 line_color="#b22222",
-                annotation_text=f"{text} ({', '.join(names)[:60]})",
+                annotation_text=f"{text} ({', '.join(names)})",
                 annotation_position="top left",
                 row=1,
                 col=col,

@@ -156,3 +156,25 @@ def test_batch_compare_report_end_to_end(tmp_path: Path) -> None:
     page = check(html.read_text(encoding="utf-8"))
     assert page.errors == [] and page.external == []
     assert report.TITLES["vfm"] in page.headings
+
+
+def test_a_sensitivity_study_on_the_baseline_joins_the_compare_report(
+    store: Path, tmp_path: Path
+) -> None:
+    from analysis.sensitivity import make_study, run_study
+
+    small = {"population.n_smes": 40}
+    study = make_study(BASE, "core.data_sharing", samples=2, seeds=1, months=2, overrides=small)
+    run_study(study, store, workers=0, progress=False)
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(
+        app, ["compare", str(store), "-b", BASE, "-p", LEVER, "--report", str(out)]
+    )
+    assert result.exit_code == 0, result.stderr
+    page = check(out.read_text(encoding="utf-8"))
+    assert report.TITLES["sensitivity"] in page.headings and page.errors == []
+    other = CliRunner().invoke(
+        app, ["compare", str(store), "-b", LEVER, "-p", BASE, "--report", str(out)]
+    )
+    assert other.exit_code == 0, other.stderr
+    assert report.TITLES["sensitivity"] not in check(out.read_text(encoding="utf-8")).headings
