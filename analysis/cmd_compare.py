@@ -29,8 +29,8 @@ avoided per unit of extra public cost, ranked. --report writes one HTML file
 there is one. Money in 10k CNY. Exit code 2: bad input, e.g. a scenario not
 in the store (the error lists those available).
 
-Example: scf compare results/main --baseline packages/pre_policy
---policy packages/policy_package --report results/main/package.html
+Example: scf compare results/main --baseline baselines/core_led
+--policy 'levers/*' --report results/main/levers.html
 """
 
 SENSITIVITY_HELP = """Rank which parameters move credit access most (SALib Morris or Sobol').
@@ -189,7 +189,12 @@ def compare(
         str, typer.Option("--baseline", "-b", help="baseline scenario name in the store")
     ],
     policy: Annotated[
-        list[str], typer.Option("--policy", "-p", help="policy scenario name; repeatable")
+        list[str],
+        typer.Option(
+            "--policy",
+            "-p",
+            help="policy scenario name, or a pattern such as 'levers/*'; repeatable",
+        ),
     ],
     report: Annotated[
         Path | None, typer.Option(help="write a self-contained HTML report to this file")

@@ -13,6 +13,7 @@ Everything here reads the results store (`analysis.store`) only, never model obj
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,6 +159,29 @@ def _listing(names: list[str], most: int = 40) -> str:
     return shown + (f", ... ({len(names) - most} more)" if len(names) > most else "")
 
 
+def expand_patterns(
+    summaries: pd.DataFrame, names: list[str], baseline: str, where: str
+) -> list[str]:
+    """Policy names with shell patterns (`levers/*`) expanded over the store's scenarios.
+
+    A pattern matches scenario names (not sweep variants) and never the baseline itself.
+    """
+    scenarios = list(dict.fromkeys(summaries[summaries.status == "ok"].scenario))
+    out: list[str] = []
+    for name in names:
+        if not any(c in name for c in "*?["):
+            out.append(name)
+            continue
+        matched = [s for s in fnmatch.filter(scenarios, name) if s != baseline]
+        if not matched:
+            raise ConfigError(
+                f"{where}: --policy {name} matches no scenario in the store "
+                f"(available: {_listing(scenarios)})"
+            )
+        out.extend(matched)
+    return list(dict.fromkeys(out))
+
+
 # ----------------------------------------------------------------------------- comparing
 
 
@@ -288,9 +312,10 @@ def compare_frames(
     summaries = with_total_credit(summaries)
     params = parameters if parameters is not None else pd.DataFrame()
     base = select(summaries, baseline, where)
+    policies = expand_patterns(summaries, policies, baseline, where)
     columns = metric_columns(summaries)
     tables, pairings, runs = [], {}, [base.assign(side="baseline", policy=baseline)]
-    for policy in dict.fromkeys(policies):
+    for policy in policies:
         pol = select(summaries, policy, where)
         if int(pol.months.iloc[0]) != int(base.months.iloc[0]):
             raise ConfigError(
@@ -329,7 +354,7 @@ def compare_frames(
     return Comparison(
         store=store,
         baseline=baseline,
-        policies=list(dict.fromkeys(policies)),
+        policies=policies,
         table=table,
         pairings=pairings,
         runs=used,

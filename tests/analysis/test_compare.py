@@ -135,6 +135,14 @@ def test_bad_names_are_one_line_errors_listing_what_is_there(baseline, policies,
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
+def test_policy_patterns_expand_over_the_stored_scenarios() -> None:
+    spec = {"base": {1: 0.3}, "lev/a": {1: 0.4}, "lev/b": {1: 0.5}, "other": {1: 0.2}}
+    c = compare_frames(summaries_frame(spec), "base", ["lev/*", "other", "lev/a", "*"])
+    assert c.policies == ["lev/a", "lev/b", "other"]  # in store order, once, never the baseline
+    with pytest.raises(ConfigError, match=r"--policy x/\* matches no scenario .*available: base"):
+        compare_frames(summaries_frame(spec), "base", ["x/*"])
+
+
 def test_unpairable_runs_are_refused() -> None:
     frame = summaries_frame(SPEC)
     frame.loc[frame.scenario == "pol", "months"] = 24
