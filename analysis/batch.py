@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -113,6 +114,8 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
             raise ConfigError(
                 f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0]})"
             ) from None
+        if not client.scheduler_info()["workers"]:
+            sys.stderr.write(f"{scheduler} has no workers yet: waiting for some to join\n")
         try:
             yield client
         finally:

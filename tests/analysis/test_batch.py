@@ -181,6 +181,7 @@ def dask_cluster():
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+        "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",  # as docs/STORE.md advises
     }
     dask = str(Path(sys.executable).with_name("dask"))
     address = f"tcp://127.0.0.1:{port}"
