@@ -15,7 +15,6 @@ from rich.table import Table
 
 from analysis.errors import user_errors
 from analysis.store import load_failures
-from simulation.metrics import GROUPS
 from simulation.scenario import ConfigError, parse_overrides
 
 COMPARE_HELP = """Compare policies with a baseline in a results store, paired by seed.
@@ -75,13 +74,13 @@ def _print_overview(comparison, console: Console) -> None:
     width = max(len(p) for p in comparison.policies)
     table.add_column("policy", no_wrap=True, min_width=min(width, 40))
     table.add_column("seeds", justify="right")
-    for group in GROUPS:
+    for group in GROUP_LABELS:
         table.add_column(GROUP_LABELS[group], justify="right", no_wrap=True)
     table.add_column("lost output", justify="right")
     table.add_column("public cost", justify="right")
     for policy in comparison.policies:
         cells = []
-        for group in GROUPS:
+        for group in GROUP_LABELS:
             r = comparison.get(policy, "credit_access_rate", group)
             cells.append(f"{r['diff_mean'] * 100:+.2f} +/- {r['paired_halfwidth'] * 100:.2f}")
         money = [
@@ -112,7 +111,9 @@ def _print_comparison(comparison, console: Console) -> None:
             )
         table.add_column("relative", justify="right")
         table.add_column("CI +/- paired | unpaired", justify="right")
-        rows = [(m, "all") for m in KEY_ROWS] + [("credit_access_rate", g) for g in GROUPS[1:]]
+        rows = [(m, "all") for m in KEY_ROWS] + [
+            ("credit_access_rate", g) for g in list(GROUP_LABELS)[1:]
+        ]
         for metric, group in rows:
             try:
                 r = comparison.get(policy, metric, group)
@@ -303,14 +304,22 @@ def sensitivity(
         )  # fmt: skip
         if report is not None and report.suffix.lower() not in (".html", ".htm"):
             raise ConfigError(f"--report {report}: must end in .html")
-        result, batch = run_study(study, out, workers=workers, progress=progress, metric=metric)
+        try:
+            result, batch = run_study(study, out, workers=workers, progress=progress, metric=metric)
+        except KeyboardInterrupt:
+            typer.echo(
+                f"interrupted: finished runs are kept in {out}; run the same command again "
+                f"to finish the rest",
+                err=True,
+            )
+            raise typer.Exit(130) from None
     typer.echo(
-        f"{result.experiment}: {batch.planned} runs, {batch.ran} run now in "
+        f"{study.name()}: {batch.planned} runs, {batch.ran} run now in "
         f"{batch.seconds:.1f} s -> {out}",
         err=True,
     )
-    if batch.failed_total:
-        for error, count in load_failures(out, result.experiment).error.value_counts().items():
+    if result is None:
+        for error, count in load_failures(out, study.name()).error.value_counts().items():
             typer.echo(f"failed x{count}: {error}", err=True)
         raise typer.Exit(1)
     if json_:
@@ -335,7 +344,9 @@ def _print_ranking(result, console: Console) -> None:
     table.add_column("rank", justify="right")
     table.add_column("parameter")
     table.add_column("range", justify="right")
-    groups = [g for g in GROUPS if g in set(result.indices.group)]
+    from analysis.report import GROUP_LABELS
+
+    groups = [g for g in GROUP_LABELS if g in set(result.indices.group)]
     for g in groups:
         table.add_column("all SMEs" if g == "all" else g, justify="right")
     by = result.indices.set_index(["group", "parameter"])

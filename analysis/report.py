@@ -36,7 +36,8 @@ TITLES = {
     "vfm": "Value for money: extra SME credit and lost output avoided per unit of public cost",
     "sensitivity": "Sensitivity: which parameters move credit access most",
 }
-GROUP_LABELS = {"all": "all SMEs", "tier1": "tier 1", "tier2": "tier 2", "distributor": "distrib."}
+SHORT = {"all": "all SMEs", "tier1": "tier 1", "tier2": "tier 2", "distributor": "distrib."}
+GROUP_LABELS = {g: SHORT.get(g, g) for g in GROUPS}  # the model's groups, in its order
 RATES = {
     "credit_access_rate", "funded_share", "avg_cost_of_funds", "guarantee_payout_rate",
     "bank_npl_ratio", "arrears_repaid_share",

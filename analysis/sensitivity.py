@@ -27,7 +27,8 @@ import yaml
 from analysis.batch import BatchReport, run_plan
 from analysis.experiment import Experiment, Plan, expand
 from analysis.store import Store, load_summaries
-from simulation.metrics import GROUPS
+from simulation.market import INSTRUMENTS
+from simulation.metrics import GROUPS, SUMMARY_KEYS
 from simulation.scenario import ConfigError, parameter
 
 METHODS = ("morris", "sobol")
@@ -346,6 +347,14 @@ def load_result(
     return SensitivityResult(study, metric, indices, runs, experiment)
 
 
+def check_metric(metric: str) -> None:
+    """Refuse, before any run, a metric the run summaries do not carry."""
+    known = [k for k in SUMMARY_KEYS if k != "volume_by_instrument"]
+    known += [f"volume_by_instrument.{k}" for k in INSTRUMENTS]
+    if metric not in known:
+        raise ConfigError(f"--metric {metric}: not a summary metric (one of {', '.join(known)})")
+
+
 def run_study(
     study: Study,
     out: str | Path,
@@ -354,8 +363,14 @@ def run_study(
     scheduler: str | None = None,
     progress: bool = True,
     metric: str = DEFAULT_METRIC,
-) -> tuple[SensitivityResult, BatchReport]:
-    """Run a study's plan through the batch runner into `out`, then analyse it."""
+) -> tuple[SensitivityResult | None, BatchReport]:
+    """Run a study's plan through the batch runner into `out`, then analyse it.
+
+    The result is None when some runs failed: indices over a partial design would mislead.
+    """
+    check_metric(metric)
     plan = plan_of(study)
     report = run_plan(plan, out, workers=workers, scheduler=scheduler, progress=progress)
+    if report.failed_total:
+        return None, report
     return load_result(out, plan.name, metric), report

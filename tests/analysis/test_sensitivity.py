@@ -56,6 +56,12 @@ def test_bad_params_are_one_line_errors(params: str, fragment: str) -> None:
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
+def test_an_unknown_metric_is_refused_before_any_run(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--metric nope: not a summary metric"):
+        run_study(study(), tmp_path / "res", workers=0, progress=False, metric="nope")
+    assert not (tmp_path / "res").exists()
+
+
 def test_bad_method_and_sample_sizes() -> None:
     with pytest.raises(ConfigError, match="one of morris, sobol"):
         make_study("baselines/core_led", A, method="fast")
