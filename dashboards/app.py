@@ -30,12 +30,21 @@ from typing import Any
 import solara
 from solara.lab import use_task
 
-from dashboards.components import Controls, Export, Headline, LanguageSwitch
+from dashboards.components import Controls, Export, Headline, LanguageSwitch, MainWidth
 from dashboards.controls import Settings, baseline_config, lever_values, load_baseline
 from dashboards.figures import mix_figure, network_figure, paths_figure
 from dashboards.i18n import t
 from dashboards.layout import tier_layout
-from dashboards.results import Pair, instrument_volumes, network_graph, run_pair, status_matrix
+from dashboards.results import (
+    Pair,
+    estimate_seconds,
+    instrument_volumes,
+    network_graph,
+    run_pair,
+    status_matrix,
+)
+
+CARD_PADDING = 56  # px between the main column's edge and a figure inside a card
 
 
 def initial_settings(baseline: str = "chain:core_led") -> Settings:
@@ -47,7 +56,7 @@ def initial_settings(baseline: str = "chain:core_led") -> Settings:
 
 
 @solara.component
-def NetworkView(pair: Pair, lang: str):
+def NetworkView(pair: Pair, lang: str, width: int = 0):
     """The supply network by tier, coloured by SME status, with a month slider to replay."""
     which, set_which = solara.use_state("policy")
     month, set_month = solara.use_state(pair.settings.months)
@@ -60,7 +69,8 @@ def NetworkView(pair: Pair, lang: str):
     m = min(max(month, 1), status.shape[0])
     g, pos = graph_pos
     fig = solara.use_memo(
-        lambda: network_figure(g, pos, status[m - 1], lang), dependencies=[id(run), m, lang, id(g)]
+        lambda: _fit(network_figure(g, pos, status[m - 1], lang), width),
+        dependencies=[id(run), m, lang, id(g), width],
     )
     with solara.Row(classes=["scf-network-controls"]):
         with solara.ToggleButtonsSingle(value=which, on_value=set_which):
@@ -78,22 +88,31 @@ def NetworkView(pair: Pair, lang: str):
     solara.FigurePlotly(fig)
 
 
+def _fit(fig: Any, width: int) -> Any:
+    """Give a figure the width of its card once the browser has told us the column width."""
+    if width > 200:
+        fig.update_layout(width=width - CARD_PADDING, autosize=False)
+    return fig
+
+
 def _graph_and_layout(pair: Pair) -> tuple[Any, Any]:
     g = network_graph(pair.policy.config, pair.settings.seed)
     return g, tier_layout(g)
 
 
 @solara.component
-def Results(pair: Pair, lang: str):
+def Results(pair: Pair, lang: str, width: int = 0):
     """Headline table, monthly paths, instrument mix and network of a finished pair."""
     paths = solara.use_memo(
-        lambda: paths_figure(pair.baseline, pair.policy, lang), dependencies=[id(pair), lang]
+        lambda: _fit(paths_figure(pair.baseline, pair.policy, lang), width),
+        dependencies=[id(pair), lang, width],
     )
     mix = solara.use_memo(
-        lambda: mix_figure(
-            instrument_volumes(pair.baseline), instrument_volumes(pair.policy), lang
+        lambda: _fit(
+            mix_figure(instrument_volumes(pair.baseline), instrument_volumes(pair.policy), lang),
+            width,
         ),
-        dependencies=[id(pair), lang],
+        dependencies=[id(pair), lang, width],
     )
     with solara.Card(t("headline", lang), classes=["scf-headline-card"]):
         Headline(pair, lang)
@@ -107,13 +126,14 @@ def Results(pair: Pair, lang: str):
     with solara.Card(t("mix", lang)):
         solara.FigurePlotly(mix)
     with solara.Card(t("network", lang), classes=["scf-network"]):
-        NetworkView(pair, lang)
+        NetworkView(pair, lang, width)
 
 
 @solara.component
 def Page():
     """The dashboard page; all state is per browser session (hooks, not module globals)."""
     lang, set_lang = solara.use_state("en")
+    width, set_width = solara.use_state(0)  # of the main column, px (0 until the browser says)
     first = solara.use_memo(initial_settings, dependencies=[])
     draft, set_draft = solara.use_state(first)
     applied, set_applied = solara.use_state(first)
@@ -152,13 +172,17 @@ def Page():
         Controls(draft, set_draft, lang, on_baseline, on_reset)
         Export(draft, lang)
     with solara.Column(classes=["scf-main"]):
+        MainWidth(set_width)
         solara.Markdown(f"## {t('title', lang)}\n{t('subtitle', lang)}")
         if task.pending:
             solara.ProgressLinear(True)
-            solara.Text(t("running", lang) + f" ({stage})", classes=["scf-running"])
+            est = estimate_seconds(task.latest, applied)
+            note = f" ({t('estimate', lang, secs=est)})" if est and est > 3 else ""
+            what = t(f"stage_{stage}", lang) if stage else ""
+            solara.Text(f"{t('running', lang)} {what} ...{note}", classes=["scf-running"])
         elif draft.key() != applied.key():
             solara.Info(t("stale", lang), classes=["scf-stale"])
         if task.error:
             solara.Error(f"{t('error', lang)}: {task.exception}", classes=["scf-error"])
         elif task.latest is not None:
-            Results(task.latest, lang)
+            Results(task.latest, lang, width)

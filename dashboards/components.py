@@ -11,8 +11,10 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import ipyvue
 import reacton.ipyvuetify as v
 import solara
+import traitlets
 
 from dashboards import i18n
 from dashboards.controls import (
@@ -41,9 +43,9 @@ def _show(lever: Lever, value: Any) -> str:
     return f"{value:g}"
 
 
-def _unit(lever: Lever) -> str:
+def _unit(lever: Lever, lang: str) -> str:
     unit = lever.spec.unit
-    return "" if lever.percent and unit in ("", "per year") else unit
+    return "" if lever.percent and unit in ("", "per year") else i18n.unit(unit, lang)
 
 
 @solara.component
@@ -81,7 +83,7 @@ def LeverControl(lever: Lever, value: Any, on_value: Callable[[Any], None], lang
             )
             return
         lo, hi = lever.bounds
-        unit = _unit(lever)
+        unit = _unit(lever, lang)
         label = f"{name}: {_show(lever, value)}" + (f" ({unit})" if unit else "")
         cast = int if lever.kind == "int" else float
         step = max(1, int(lever.slider_step)) if lever.kind == "int" else lever.slider_step
@@ -152,7 +154,7 @@ def Controls(
     )
     for key in ("n_smes", "months"):
         path, (lo, hi), step = RUN_CONTROLS[key]
-        unit = PARAMETERS[path].unit
+        unit = i18n.unit(PARAMETERS[path].unit, lang)
         label = t("population" if key == "n_smes" else "months", lang)
         with solara.Column(gap="0px", classes=[f"scf-run-{key}"]):
             LabeledSlider(
@@ -235,3 +237,38 @@ def LanguageSwitch(lang: str, set_lang: Callable[[str], None]):
     with solara.ToggleButtonsSingle(value=lang, on_value=set_lang, classes=["scf-lang"]):
         for code, text in i18n.LANGUAGES.items():
             solara.Button(text, value=code, classes=[f"scf-lang-{code}"])
+
+
+class _MainWidth(ipyvue.VueTemplate):
+    """Reports the pixel width of the element it sits in (the main column) back to Python.
+
+    Plotly sizes a figure when it is first drawn, before Solara's layout has given the card a
+    width, and the widget does not follow later resizes, so figures stayed at plotly's default
+    700 px. The page passes this width to the figures instead.
+    """
+
+    width = traitlets.Int(0).tag(sync=True)
+    template = traitlets.Unicode(
+        """<template><span style="display: none"></span></template>
+<script>
+module.exports = {
+  mounted() {
+    const target = this.$el.parentElement;
+    this.observer = new ResizeObserver(() => {
+      const w = Math.round(target.getBoundingClientRect().width);
+      if (Math.abs(w - this.width) > 16) { this.width = w; }
+    });
+    this.observer.observe(target);
+  },
+  destroyed() {
+    this.observer.disconnect();
+  },
+};
+</script>"""
+    ).tag(sync=True)
+
+
+@solara.component
+def MainWidth(on_width: Callable[[int], None]):
+    """Invisible probe: calls `on_width` with the width (px) of its parent column."""
+    return _MainWidth.element(on_width=on_width)

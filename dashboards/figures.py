@@ -182,7 +182,7 @@ def network_figure(g, pos: Pos, status: np.ndarray, lang: str) -> go.Figure:
         )
     )
     fig = go.Figure(traces)
-    tiers = sorted({int(x) for x, _ in pos.values()})
+    tiers = sorted({round(x) for x, _ in pos.values()})
     fig.update_layout(
         height=520,
         **PLAIN,

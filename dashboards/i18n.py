@@ -31,7 +31,10 @@ _UI: dict[str, tuple[str, str]] = {
     "group_market": ("Factoring, payment, access", "保理、账款与服务"),
     "run": ("Run", "运行"),
     "reset_levers": ("Reset levers to baseline", "政策工具恢复为基准值"),
-    "running": ("Running baseline and policy ...", "正在运行基准情景与政策情景 ..."),
+    "running": ("Running", "正在运行"),
+    "stage_baseline": ("the baseline run (step 1 of 2)", "基准情景（第 1 步，共 2 步）"),
+    "stage_policy": ("the policy run (last step)", "政策情景（最后一步）"),
+    "estimate": ("about {secs:.0f} s in all", "预计共约 {secs:.0f} 秒"),
     "ran_in": ("computed in {secs:.2f} s", "用时 {secs:.2f} 秒"),
     "stale": ("Settings changed: press Run to update.", "设置已更改：请点击“运行”更新结果。"),
     "error": ("Could not run", "无法运行"),
@@ -131,6 +134,18 @@ _INSTRUMENTS: dict[str, tuple[str, str]] = {
     "unconfirmed_factoring": ("Unconfirmed factoring", "未确权保理"),
 }
 
+# Units of the schema (`ParamSpec.unit`).
+_UNITS: dict[str, str] = {
+    "SMEs": "家",
+    "months": "个月",
+    "10k CNY": "万元",
+    "10k CNY/month": "万元/月",
+    "10k CNY per 1,000 SMEs": "万元/每千家中小企业",
+    "x": "倍",
+    "per year": "年化",
+    "cores": "家核心企业",
+}
+
 _ALL: dict[str, tuple[str, str]] = {**_UI, **_LEVERS, **_METRICS}
 
 
@@ -147,6 +162,11 @@ def instrument(name: str, lang: str = "en") -> str:
     if pair is None:
         return name.replace("_", " ")
     return pair[1] if lang == "zh" else pair[0]
+
+
+def unit(name: str, lang: str = "en") -> str:
+    """A schema unit in `lang` (English units are the schema's own)."""
+    return _UNITS.get(name, name) if lang == "zh" else name
 
 
 def has(key: str) -> bool:

@@ -18,10 +18,14 @@ from collections import defaultdict
 import networkx as nx
 
 Pos = dict[int, tuple[float, float]]
+# A crowded column is spread over a few side-by-side lanes so that its dots do not overlap.
+LANE_NODES = 40  # nodes per lane before another lane opens
+MAX_LANES = 5
+LANE_WIDTH = 0.4  # total width of the lanes, in tier units (tiers are 1 apart)
 
 
 def tier_layout(g: nx.DiGraph, gap: float = 0.02) -> Pos:
-    """Positions {node: (x, y)} with x = tier and y in [0, 1], chains stacked as bands."""
+    """Positions {node: (x, y)}: x within 0.2 of the tier, y in [0, 1], chains as bands."""
     if g.number_of_nodes() == 0:
         return {}
     columns: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -53,9 +57,11 @@ def _place_chain(
         else:
             nodes = sorted(nodes)
         k = len(nodes)
+        lanes = min(MAX_LANES, -(-k // LANE_NODES)) if tier != 0 else 1
         for i, n in enumerate(nodes):
             y = top - (top - bottom) * (i + 0.5) / k
-            pos[n] = (float(tier), y)
+            dx = ((i % lanes) - (lanes - 1) / 2) * LANE_WIDTH / max(lanes - 1, 1)
+            pos[n] = (float(tier) + dx, y)
 
 
 def _anchor(g: nx.DiGraph, node: int, tier: int, pos: Pos) -> float:

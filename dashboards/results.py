@@ -84,6 +84,16 @@ def run_pair(
     return Pair(s, base, pol, time.perf_counter() - t0, cached)
 
 
+def estimate_seconds(last: Pair | None, s: Settings) -> float | None:
+    """Expected time of the next pair, scaled from the last one by runs x SMEs x months."""
+    if last is None or last.seconds <= 0:
+        return None
+    runs_last = 1 if last.baseline_cached else 2
+    rate = last.seconds / (runs_last * last.settings.n_smes * last.settings.months)
+    runs = 1 if _base_key(s) == _base_key(last.settings) else 2
+    return rate * runs * s.n_smes * s.months
+
+
 def headline(result: RunResult) -> dict[str, float]:
     """The headline indicators of a run (whole run, all SMEs)."""
     out: dict[str, float] = {}

@@ -45,3 +45,15 @@ def test_unknown_keys_fall_back_to_the_key_and_formatting_works():
     assert i18n.t("no_such_key", "zh") == "no_such_key"
     assert "2.50" in i18n.t("ran_in", "en", secs=2.5)
     assert "2.50" in i18n.t("ran_in", "zh", secs=2.5)
+
+
+def test_every_unit_on_a_control_has_a_chinese_form():
+    from dashboards.controls import RUN_CONTROLS
+    from simulation.scenario import PARAMETERS
+
+    paths = [lv.path for lv in LEVERS] + [p for p, _, _ in RUN_CONTROLS.values()]
+    for path in paths:
+        unit = PARAMETERS[path].unit
+        if unit:
+            assert i18n.unit(unit, "zh") != unit, unit
+            assert i18n.unit(unit, "en") == unit

@@ -89,3 +89,14 @@ def test_formats():
     assert fmt_diff("money", -1234.4) == "-1,234"
     assert fmt_value("x", 4.157) == "4.16x"
     assert fmt_value("pct", math.nan) == "–"
+
+
+def test_estimate_scales_with_runs_smes_and_months(small):
+    from dashboards.results import Pair, estimate_seconds
+
+    assert estimate_seconds(None, small) is None
+    last = Pair(small, None, None, seconds=2.0, baseline_cached=False)  # 2 runs took 2 s
+    bigger = Settings(**{**small.__dict__, "n_smes": small.n_smes * 10})
+    assert estimate_seconds(last, bigger) == pytest.approx(20.0)
+    moved = Settings(**{**small.__dict__, "levers": {**small.levers, "core.whitelist": True}})
+    assert estimate_seconds(last, moved) == pytest.approx(1.0)  # baseline cached: one run
