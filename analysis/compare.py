@@ -122,9 +122,16 @@ def with_total_credit(summaries: pd.DataFrame) -> pd.DataFrame:
 
 
 def available(summaries: pd.DataFrame) -> list[str]:
-    """The names a comparison can use: scenario names, and sweep variants where they differ."""
+    """The scenario names a comparison can use (sweep variants, such as `X lhs#3`, too)."""
     ok = summaries[summaries.status == "ok"]
-    return list(dict.fromkeys([*ok.scenario, *ok.variant]))
+    return list(dict.fromkeys(ok.scenario))
+
+
+def _available_text(summaries: pd.DataFrame) -> str:
+    ok = summaries[summaries.status == "ok"]
+    variants = set(ok.variant) - set(ok.scenario)
+    more = f"; and {len(variants)} sweep variants such as {min(variants)!r}" if variants else ""
+    return (_listing(available(summaries)) or "none (no finished runs)") + more
 
 
 def select(summaries: pd.DataFrame, name: str, where: str) -> pd.DataFrame:
@@ -138,7 +145,7 @@ def select(summaries: pd.DataFrame, name: str, where: str) -> pd.DataFrame:
     if rows.empty:
         rows = ok[ok.scenario == name]
     if rows.empty:
-        names = _listing(available(summaries)) or "none (no finished runs)"
+        names = _available_text(summaries)
         raise ConfigError(f"{where}: no scenario named {name!r} in the store (available: {names})")
     rows = rows.drop_duplicates("run_id")
     configs = rows.drop_duplicates("scenario_id")

@@ -135,6 +135,15 @@ def test_bad_names_are_one_line_errors_listing_what_is_there(baseline, policies,
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
+def test_sweep_variants_are_named_by_variant_and_counted_in_errors() -> None:
+    frame = summaries_frame(SPEC)
+    frame.loc[frame.scenario == "pol", "variant"] = "pol x=1"
+    c = compare_frames(frame, "base", ["pol x=1"])
+    assert c.get("pol x=1", "credit_access_rate")["diff_mean"] == pytest.approx(0.07 / 3)
+    with pytest.raises(ConfigError, match=r"available: base, pol; and 1 sweep variants such as"):
+        compare_frames(frame, "base", ["nope"])
+
+
 def test_policy_patterns_expand_over_the_stored_scenarios() -> None:
     spec = {"base": {1: 0.3}, "lev/a": {1: 0.4}, "lev/b": {1: 0.5}, "other": {1: 0.2}}
     c = compare_frames(summaries_frame(spec), "base", ["lev/*", "other", "lev/a", "*"])
