@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from dashboards.serve import ROOT
+from tests.dashboards.browser import PAGE_TIMEOUT_MS
 
 CHROMIUM = Path(os.environ.get("SCF_CHROMIUM", "/usr/bin/chromium"))
 LAUNCH_FLAGS = [
@@ -33,7 +34,6 @@ LAUNCH_FLAGS = [
     "--disable-sync",
 ]
 SERVER_START_TIMEOUT = 120.0  # seconds until the server answers HTTP
-PAGE_TIMEOUT_MS = 180_000  # a first result on a loaded 2-core machine
 
 
 def _free_port() -> int:
@@ -92,13 +92,3 @@ def chromium():
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_FLAGS)
         yield browser
         browser.close()
-
-
-def open_dashboard(chromium, url: str):
-    """A fresh browser context (its own Solara session) on the dashboard, first result shown."""
-    context = chromium.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(PAGE_TIMEOUT_MS)
-    page.goto(url)
-    page.locator(".scf-policy-credit_access_rate").wait_for(state="attached")
-    return page

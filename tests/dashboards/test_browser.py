@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from dashboards.i18n import t
 from dashboards.results import INDICATORS
 from simulation.scenario import load_scenario
-from tests.dashboards.conftest import open_dashboard
+from tests.dashboards.browser import open_dashboard
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +65,18 @@ def test_moving_a_lever_changes_policy_not_baseline(dash):
     expect(dash.locator(".scf-stale")).to_have_count(0)
     assert _cells(dash, "base") == base_before
     assert _cells(dash, "policy") != policy_before
+
+
+def test_network_replays_month_by_month(dash):
+    legend = dash.locator(".scf-network .legendtext")
+    expect(legend.first).to_be_attached()
+    last = legend.all_text_contents()
+    month = dash.locator(".scf-month [role=slider]")
+    month.focus()
+    dash.keyboard.press("Home")
+    expect(month).to_have_attribute("aria-valuenow", "1")
+    expect(dash.locator(".scf-month")).to_contain_text(": 1")
+    expect(legend.nth(2)).not_to_have_text(last[2])  # fewer firms have defaulted in month 1
 
 
 def test_language_switch_changes_labels(dash):
