@@ -51,15 +51,46 @@ def estimate_pd(true_pd: np.ndarray, quality: np.ndarray, sigma0: float,
     return np.minimum(true_pd * np.exp(s * z - 0.5 * s * s), 1.0)
 
 
-def ration(request: np.ndarray, priority: np.ndarray, group: np.ndarray,
-            room: np.ndarray) -> np.ndarray:
-    """Accept requests in priority order within each group until the group's room is used."""
+def priority_order(priority: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """`idx` (ascending) sorted by priority, ties by index: the order in which lenders serve.
+
+    The same order as a stable sort, from a faster unstable one whose ties are put back in
+    index order.
+    """
+    p = priority[idx]
+    o = np.argsort(p)
+    ps = p[o]
+    tie = ps[1:] == ps[:-1]
+    if tie.any():
+        in_run = np.r_[tie, False] | np.r_[False, tie]
+        run = np.cumsum(np.r_[True, ~tie])
+        at = np.flatnonzero(in_run)
+        o[at] = o[at][np.lexsort((o[at], run[at]))]
+    return idx[o]
+
+
+def ration(request: np.ndarray, priority: np.ndarray, group: np.ndarray | None,
+           room: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """Accept requests in priority order within each group until the group's room is used.
+
+    `group` None is one group. `order`, if given, is `priority_order(priority, idx)` for some
+    `idx` holding every positive request: computed once, it serves many calls.
+    """
     accepted = np.zeros_like(request)
-    live = np.flatnonzero(request > 0)
-    if not len(live):
+    if order is None:
+        live = np.flatnonzero(request > 0)
+        keys = (live, priority[live]) if group is None else (live, priority[live], group[live])
+        order = live[np.lexsort(keys)] if len(live) else live
+    else:
+        order = order[request[order] > 0]
+        if group is not None and len(order):
+            key = group[order]
+            if key.min() >= 0 and key.max() < 2**15:
+                key = key.astype(np.int16)  # small keys sort by radix, in linear time
+            order = order[np.argsort(key, kind="stable")]
+    if not len(order):
         return accepted
-    order = live[np.lexsort((live, priority[live], group[live]))]
-    g = group[order]
+    g = np.zeros(len(order), np.intp) if group is None else group[order]
     cs = np.cumsum(request[order])
     starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
     base = np.repeat(np.r_[0.0, cs[starts[1:] - 1]], np.diff(np.r_[starts, len(order)]))
@@ -68,36 +99,82 @@ def ration(request: np.ndarray, priority: np.ndarray, group: np.ndarray,
     return accepted
 
 
+def _cheapest(left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of (I, m) rates: the lowest and its row, the first one on ties."""
+    best = left[0].copy()
+    k = np.zeros(left.shape[1], np.intp)
+    for j in range(1, len(left)):
+        better = left[j] < best
+        k[better] = j
+        np.minimum(best, left[j], out=best)
+    return k, best
+
+
+def _rank_of(rate_t: np.ndarray, instrument: int) -> np.ndarray:
+    """Each SME's rank of one instrument among its offers, as a stable sort of its rates."""
+    mine = rate_t[instrument]
+    pos = np.zeros(rate_t.shape[1], np.int8)
+    for j in range(len(rate_t)):
+        if j != instrument:
+            pos += (rate_t[j] <= mine) if j < instrument else (rate_t[j] < mine)
+    return pos
+
+
 def clear(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
           guarantor_room: float) -> np.ndarray:
     """Fill each SME's need from its cheapest offer upwards, within every lender's room.
 
     Returns the (n, I) matrix of amounts funded. `lender_room` is consumed in place.
+
+    Round r gives each SME still in need its r-th cheapest offer (ties: the lower instrument),
+    lenders rationing their room to the safest applicants first. Only SMEs still in need and
+    with an offer left take part in a round; the rest would request nothing.
     """
     n, n_instr = offers.amount.shape
+    rate = np.ascontiguousarray(offers.rate.T)  # (I, n): one instrument's offers contiguous
+    amount = np.ascontiguousarray(offers.amount.T)
+    lender = np.ascontiguousarray(offers.lender.T)
     funded = np.zeros((n, n_instr))
     remaining = need.astype(float).copy()
-    rank = np.argsort(offers.rate, axis=1, kind="stable")
-    rows = np.arange(n)
     g_room = np.array([guarantor_room])
-    no_group = np.zeros(n, np.int64)
+    rows = np.flatnonzero(remaining > 1e-9)
+    order = priority_order(offers.priority, rows)
+    left = np.take(rate, rows, axis=1)  # offers not taken yet
+    request = np.zeros(n)
+    group = np.zeros(n, lender.dtype)
+    g_rank = None
     for r in range(n_instr):
-        k = rank[:, r]
-        rate = offers.rate[rows, k]
-        req = np.where(np.isfinite(rate) & (remaining > 1e-9),
-                       np.minimum(remaining, offers.amount[rows, k]), 0.0)
+        k, rate_r = _cheapest(left)
+        left[k, np.arange(len(rows))] = np.inf
+        rem = remaining[rows]
+        req = np.where(np.isfinite(rate_r) & (rem > 1e-9),
+                       np.minimum(rem, amount.ravel()[k * n + rows]), 0.0)
         req = np.maximum(req, 0.0)
         if not req.any():
             continue
         is_g = k == GUAR
         if is_g.any():
-            req_g = np.where(is_g, req, 0.0)
-            ok_g = ration(req_g, offers.priority, no_group, g_room)
+            request[rows] = np.where(is_g, req, 0.0)
+            ok_g = ration(request, offers.priority, None, g_room, order)[rows]
             req = np.where(is_g, ok_g, req)
-        lender = offers.lender[rows, k]
-        acc = ration(req, offers.priority, lender, lender_room)
-        lender_room -= np.bincount(lender, acc, minlength=len(lender_room))
-        g_room -= acc[is_g].sum()
-        funded[rows, k] += acc
-        remaining -= acc
+        lend = lender.ravel()[k * n + rows]
+        request[rows] = req
+        group[rows] = lend
+        acc = ration(request, offers.priority, group, lender_room, order)[rows]
+        request[rows] = 0.0
+        lender_room -= np.bincount(lend, acc, minlength=len(lender_room))
+        acc_g = acc[is_g]
+        if acc_g.any():
+            # the guarantor's room falls by the sum over every SME whose r-th offer is the
+            # guarantee (zeros for those out of the round), added as that full vector would be
+            if g_rank is None:
+                g_rank = _rank_of(rate, GUAR)
+            at_r = np.flatnonzero(g_rank == r)
+            v = np.zeros(len(at_r))
+            v[np.searchsorted(at_r, rows[is_g])] = acc_g
+            g_room -= v.sum()
+        funded.ravel()[rows * n_instr + k] += acc
+        remaining[rows] -= acc
+        keep = np.isfinite(rate_r) & (remaining[rows] > 1e-9)
+        rows, left = rows[keep], np.compress(keep, left, axis=1)
     return funded

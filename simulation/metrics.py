@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from simulation.loans import funded_cells
 from simulation.market import CONF, FACTOR, INSTRUMENTS
 from simulation.networks import ROLE_NAMES
 
@@ -22,6 +23,7 @@ GROUPS: tuple[str, ...] = ("all", *ROLE_NAMES)
 VOLUME_COLUMNS: tuple[str, ...] = tuple(f"vol_{k}" for k in INSTRUMENTS)
 # Bank loans proper (not receivable purchases): the study's "inclusive small-business loan rate"
 LOAN_INSTRUMENTS = [k for k in range(len(INSTRUMENTS)) if k not in (CONF, FACTOR)]
+_IS_LOAN = np.isin(np.arange(len(INSTRUMENTS)), LOAN_INSTRUMENTS)
 GROUP_METRICS: tuple[str, ...] = (
     "credit_access_rate", "funded_share", "financing_gap", "avg_cost_of_funds", "avg_loan_rate",
     "lost_output",
@@ -75,13 +77,19 @@ class Recorder:
 
     def record(self, r: MonthRecord) -> None:
         m = self.model
-        funded_tot = r.funded.sum(axis=1)
+        n = len(r.need)
+        # per-SME sums over the funded cells only, added in instrument order as over full rows
+        _, sme, inst = funded_cells(r.funded)
+        funded = r.funded[sme, inst]
+        rate = r.rate[sme, inst]
+        finite = np.isfinite(rate)
+        loan = _IS_LOAN[inst]
+        funded_tot = np.bincount(sme, funded, minlength=n)
         has_need = r.need > 1e-9
         full = has_need & (funded_tot >= r.need - 1e-6)
-        cost = (r.funded * np.where(np.isfinite(r.rate), r.rate, 0.0)).sum(axis=1)
-        loans = r.funded[:, LOAN_INSTRUMENTS]
-        interest = (loans * np.where(np.isfinite(r.rate), r.rate - r.charges,
-                                     0.0)[:, LOAN_INSTRUMENTS]).sum(axis=1)
+        cost = np.bincount(sme, funded * np.where(finite, rate, 0.0), minlength=n)
+        interest = np.bincount(sme[loan], (funded * np.where(finite, rate - r.charges[sme, inst],
+                                                              0.0))[loan], minlength=n)
         g_out = m.loans.outstanding(4)  # guaranteed_loan
         cols = {
             "n_active": self._by_group(m.sme.alive.astype(float)),
@@ -91,13 +99,16 @@ class Recorder:
             "funded": self._by_group(np.minimum(funded_tot, r.need)),
             "cost": self._by_group(cost),
             "loan_interest": self._by_group(interest),
-            "loan_volume": self._by_group(loans.sum(axis=1)),
+            "loan_volume": self._by_group(np.bincount(sme[loan], funded[loan], minlength=n)),
             "lost_output": self._by_group(r.sales * (1 - r.delivered_share)),
             "sme_defaults": self._by_group(r.defaulted.astype(float)),
             "guarantee_outstanding": self._by_group(g_out),
         }
         for k, name in enumerate(VOLUME_COLUMNS):
-            cols[name] = self._by_group(r.funded[:, k])
+            volume = np.zeros(n)
+            on_k = inst == k
+            volume[sme[on_k]] = funded[on_k]
+            cols[name] = self._by_group(volume)
         public = r.subsidy + r.reimbursement
         self.public_cost += public
         g = m.guarantor

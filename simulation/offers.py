@@ -38,8 +38,10 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     app_rate = np.minimum(app_cost / np.maximum(need, 1.0) / years, 0.5)
     base = b.funding_rate + b.margin
 
-    amount = np.zeros((n, mk.N_INSTRUMENTS))
-    rate = np.full((n, mk.N_INSTRUMENTS), np.inf)
+    # (instrument, SME): one instrument's offers are contiguous; returned as (SME, instrument)
+    amount = np.zeros((mk.N_INSTRUMENTS, n))
+    rate = np.full((mk.N_INSTRUMENTS, n), np.inf)
+    lender = model.loans.lender.T
     access = sme.bank_access & sme.alive
 
     # confirmed receivables (and bills passed down by tier 1), priced on the core's risk
@@ -49,36 +51,36 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
         model.bill_core, 0)])
     core_pd = np.divide(_by_seller(model, (confirmed + bills) * edge_pd), conf_total,
                         out=np.zeros(n), where=conf_total > 0)
-    amount[:, mk.CONF] = b.advance_rate * conf_total
-    via_factor = model.loans.lender[:, mk.CONF] == cfg.bank.n_banks
-    rate[:, mk.CONF] = np.where(via_factor, b.funding_rate + f.margin, b.funding_rate
-                                + 0.5 * b.margin) + core_pd * b.lgd
-    rate[conf_total <= 0, mk.CONF] = np.inf
+    amount[mk.CONF] = b.advance_rate * conf_total
+    via_factor = lender[mk.CONF] == cfg.bank.n_banks
+    rate[mk.CONF] = np.where(via_factor, b.funding_rate + f.margin, b.funding_rate
+                             + 0.5 * b.margin) + core_pd * b.lgd
+    rate[mk.CONF, conf_total <= 0] = np.inf
 
     # order-stage finance on shared order data; the order is the collateral
     inv_total = _by_seller(model, invoice)
-    order_amt = np.maximum(b.advance_rate * inv_total - amount[:, mk.CONF], 0.0)
+    order_amt = np.maximum(b.advance_rate * inv_total - amount[mk.CONF], 0.0)
     secured_ok = 0.5 * pd_bank <= bank_max_pd  # collateral halves the loss the bank sees
     ok = sme.order_ok & access & (order_amt > 0) & secured_ok
-    amount[ok, mk.ORDER] = order_amt[ok]
-    rate[ok, mk.ORDER] = base + 0.5 * pd_bank[ok] * b.lgd + app_rate[ok]
+    amount[mk.ORDER, ok] = order_amt[ok]
+    rate[mk.ORDER, ok] = base + 0.5 * pd_bank[ok] * b.lgd + app_rate[ok]
 
     # distributors: prepayment on the core's shared sales data, or pledged inventory
     dist = (role == DISTRIBUTOR) & access & secured_ok
     purchase = cfg.population.cost_share * sales
     pre = dist & sme.shared
-    amount[pre, mk.PREPAY] = b.advance_rate * purchase[pre]
-    rate[pre, mk.PREPAY] = base + 0.5 * (model.core_pd[net.sme_core[pre]] + pd_bank[pre]) * b.lgd
-    amount[dist, mk.PLEDGE] = (1 - b.pledge_haircut) * purchase[dist]
-    rate[dist, mk.PLEDGE] = base + 0.01 + pd_bank[dist] * b.lgd * b.pledge_haircut + app_rate[dist]
+    amount[mk.PREPAY, pre] = b.advance_rate * purchase[pre]
+    rate[mk.PREPAY, pre] = base + 0.5 * (model.core_pd[net.sme_core[pre]] + pd_bank[pre]) * b.lgd
+    amount[mk.PLEDGE, dist] = (1 - b.pledge_haircut) * purchase[dist]
+    rate[mk.PLEDGE, dist] = base + 0.01 + pd_bank[dist] * b.lgd * b.pledge_haircut + app_rate[dist]
 
     # unsecured credit: limits grow with what the bank can see
     limit = b.credit_limit_months * net.sme_sales * sme.quality - model.loans.outstanding(mk.CREDIT)
     cok = access & (pd_bank <= bank_max_pd) & (limit > 0)
-    amount[cok, mk.CREDIT] = limit[cok]
-    rate[cok, mk.CREDIT] = (base + pd_bank[cok] * b.lgd + b.opacity_premium
+    amount[mk.CREDIT, cok] = limit[cok]
+    rate[mk.CREDIT, cok] = (base + pd_bank[cok] * b.lgd + b.opacity_premium
                             * (1 - sme.quality[cok]) + app_rate[cok])
-    rate[cok & (rate[:, mk.CREDIT] > b.max_rate), mk.CREDIT] = np.inf
+    rate[mk.CREDIT, cok & (rate[mk.CREDIT] > b.max_rate)] = np.inf
 
     # guaranteed loans: the guarantor screens on the bank's estimate; delay loses some orders;
     # with additionality it guarantees only what the bank would not lend on its own credit
@@ -87,32 +89,33 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     cap_room = np.maximum(g.per_firm_cap - model.loans.outstanding(mk.GUAR), 0.0)
     if g.additional_only:
         bank_own = [mk.CONF, mk.ORDER, mk.PREPAY, mk.PLEDGE, mk.CREDIT]
-        own = np.where(np.isfinite(rate[:, bank_own]), amount[:, bank_own], 0.0).sum(axis=1)
+        own = np.zeros(n)
+        for k in bank_own:  # instrument by instrument, as a row sum adds them
+            own += np.where(np.isfinite(rate[k]), amount[k], 0.0)
         cap_room = np.minimum(cap_room, np.maximum(need - own, 0.0) / max(in_time, 1e-12))
     gok = (access & (pd_bank <= model.guarantor.max_pd) & (cap_room > 0)
            & (pd_bank * (1 - g.coverage) <= bank_max_pd))
     fee = np.where(sme.waived, 0.0, g.fee_rate)
-    amount[gok, mk.GUAR] = cap_room[gok] * in_time
-    rate[gok, mk.GUAR] = (base + pd_bank[gok] * b.lgd * (1 - g.coverage) + fee[gok]
+    amount[mk.GUAR, gok] = cap_room[gok] * in_time
+    rate[mk.GUAR, gok] = (base + pd_bank[gok] * b.lgd * (1 - g.coverage) + fee[gok]
                           + 2 * app_rate[gok])
 
     # unconfirmed factoring with recourse, at the SME's risk as the factor sees it
     unconf = np.maximum(inv_total - conf_total, 0.0)
     fok = sme.alive & np.isin(role, (TIER1, TIER2)) & (pd_factor <= f.max_pd) & (unconf > 0)
-    amount[fok, mk.FACTOR] = f.advance_rate * unconf[fok]
-    rate[fok, mk.FACTOR] = b.funding_rate + f.margin + pd_factor[fok] * b.lgd
+    amount[mk.FACTOR, fok] = f.advance_rate * unconf[fok]
+    rate[mk.FACTOR, fok] = b.funding_rate + f.margin + pd_factor[fok] * b.lgd
 
     # banks ration rather than charge above their ceiling (the factor is not a bank)
     banky = np.ones(mk.N_INSTRUMENTS, bool)
     banky[mk.FACTOR] = False
-    over = (rate > b.max_rate) & banky[None, :] & (model.loans.lender != cfg.bank.n_banks)
-    rate[over] = np.inf
-    rate[amount <= 0] = np.inf
-    amount[~np.isfinite(rate)] = 0.0
+    over = (rate > b.max_rate) & banky[:, None] & (lender != cfg.bank.n_banks)
+    np.copyto(rate, np.inf, where=over | (amount <= 0))
+    np.copyto(amount, 0.0, where=~np.isfinite(rate))
     charges = np.zeros_like(rate)
     for k in (mk.ORDER, mk.PLEDGE, mk.CREDIT):
-        charges[:, k] = app_rate
-    charges[:, mk.GUAR] = fee + 2 * app_rate
+        charges[k] = app_rate
+    charges[mk.GUAR] = fee + 2 * app_rate
     model.fee_rate_now = fee
-    return mk.Offers(amount=amount, rate=rate, lender=model.loans.lender, priority=pd_bank,
-                     charges=charges)
+    return mk.Offers(amount=amount.T, rate=rate.T, lender=model.loans.lender, priority=pd_bank,
+                     charges=charges.T)
