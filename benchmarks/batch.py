@@ -25,6 +25,7 @@ from pathlib import Path
 
 from analysis.batch import run_plan
 from analysis.experiment import load_experiment
+from simulation import runner  # noqa: F401 - loaded up front, as `scf` has it (fair to serial)
 
 
 def _digest(store: Path) -> dict[str, str]:
@@ -40,68 +41,69 @@ def _simulation_seconds(store: Path, key: str = "seconds") -> float:
     return sum(json.loads(line)[key] for line in lines)
 
 
+def _measure(plan, store: Path, workers: int) -> dict[str, float]:
+    """One batch into a fresh store: wall, client CPU, and the runs' own wall and CPU time."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    run_plan(plan, store, workers=workers, progress=False)
+    return {
+        "wall": time.perf_counter() - t0,
+        "client_cpu": time.process_time() - c0,
+        "sim": _simulation_seconds(store),
+        "sim_cpu": _simulation_seconds(store, "cpu_seconds"),
+    }
+
+
 def main() -> None:
-    """Time serial against parallel and print the figures."""
+    """Time serial against parallel (alternating the order each round) and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="number of runs (seeds)")
     parser.add_argument("--smes", type=int, default=3000, help="SMEs per run")
     parser.add_argument("--months", type=int, default=24, help="months per run")
     parser.add_argument("--workers", type=int, default=2, help="local worker processes")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat, alternating the order")
     parser.add_argument("--scenario", default="baselines/core_led")
     args = parser.parse_args()
+    n, w = args.runs, args.workers
 
     with tempfile.TemporaryDirectory(prefix="scf-bench-") as tmp:
         root = Path(tmp)
         exp = root / "bench.yaml"
         exp.write_text(
-            f"description: batch benchmark\nscenarios: [{args.scenario}]\nseeds: {args.runs}\n"
+            f"description: batch benchmark\nscenarios: [{args.scenario}]\nseeds: {n}\n"
             f"months: {args.months}\nset:\n  population.n_smes: {args.smes}\n",
             encoding="utf-8",
         )
         plan = load_experiment(exp)
         print(
-            f"{args.runs} runs of {args.scenario}, {args.smes} SMEs x {args.months} months; "
+            f"{n} runs of {args.scenario}, {args.smes} SMEs x {args.months} months; "
             f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at start"
         )
-
-        t0 = time.perf_counter()
-        run_plan(plan, root / "serial", workers=0, progress=False)
-        serial = time.perf_counter() - t0
-        sim_serial = _simulation_seconds(root / "serial")
-
-        t0, c0 = time.perf_counter(), time.process_time()
-        run_plan(plan, root / "parallel", workers=args.workers, progress=False)
-        parallel, client_cpu = time.perf_counter() - t0, time.process_time() - c0
-        sim_parallel = _simulation_seconds(root / "parallel")
-
-        identical = _digest(root / "serial") == _digest(root / "parallel")
-        n = args.runs
-        print(f"serial (one process, no Dask): {serial:7.1f} s  ({serial / n:.3f} s per run)")
-        print(
-            f"LocalCluster, {args.workers} workers:   {parallel:7.1f} s  "
-            f"({parallel / n:.3f} s per run)"
-        )
-        print(f"speed-up: {serial / parallel:.2f}x (target >= 1.6x)")
-        print(
-            f"simulation time per run: {sim_serial / n:.3f} s serial, "
-            f"{sim_parallel / n:.3f} s on workers"
-        )
-        cpu_serial = _simulation_seconds(root / "serial", "cpu_seconds")
-        cpu_parallel = _simulation_seconds(root / "parallel", "cpu_seconds")
-        print(
-            f"simulation CPU time per run: {cpu_serial / n:.3f} s serial, "
-            f"{cpu_parallel / n:.3f} s on workers (wall >> CPU means other processes compete)"
-        )
-        print(f"serial overhead per run: {(serial - sim_serial) / n * 1000:.1f} ms")
-        print(
-            f"Dask overhead per run: {(args.workers * parallel - sim_parallel) / n * 1000:.0f} "
-            f"worker-ms (start-up, imports, scheduling, transfer, idle tail)"
-        )
-        print(
-            f"client CPU per run (in-process scheduler, receiving results, writing the store): "
-            f"{client_cpu / n * 1000:.0f} ms"
-        )
-        print(f"load average at end {os.getloadavg()[0]:.1f}; identical stores: {identical}")
+        for r in range(args.rounds):
+            order = (0, w) if r % 2 == 0 else (w, 0)
+            m = {k: _measure(plan, root / f"r{r}-w{k}", k) for k in order}
+            s, p = m[0], m[w]
+            same = _digest(root / f"r{r}-w0") == _digest(root / f"r{r}-w{w}")
+            first = "serial" if order[0] == 0 else "parallel"
+            print(f"round {r + 1} ({first} first):")
+            print(
+                f"  serial (one process, no Dask): {s['wall']:6.1f} s ({s['wall'] / n:.3f} s/run)"
+            )
+            print(
+                f"  LocalCluster, {w} workers:      {p['wall']:6.1f} s ({p['wall'] / n:.3f} s/run)"
+            )
+            print(f"  speed-up: {s['wall'] / p['wall']:.2f}x (target >= 1.6x)")
+            print(
+                f"  one run's simulation: {s['sim'] / n:.3f} s wall / {s['sim_cpu'] / n:.3f} s CPU "
+                f"serial, {p['sim'] / n:.3f} s / {p['sim_cpu'] / n:.3f} s on workers "
+                f"(wall >> CPU: other processes compete)"
+            )
+            print(f"  serial overhead per run: {(s['wall'] - s['sim']) / n * 1000:.0f} ms")
+            print(
+                f"  Dask overhead per run: {(w * p['wall'] - p['sim']) / n * 1000:.0f} worker-ms "
+                f"(start-up, imports, scheduling, transfer, idle tail); client CPU "
+                f"{p['client_cpu'] / n * 1000:.0f} ms/run"
+            )
+            print(f"  identical stores: {same}; load average now {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
