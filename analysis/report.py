@@ -85,9 +85,12 @@ def fmt_ci(metric: str, row: dict[str, Any]) -> str:
 
 
 def _rgba(color: str, alpha: float) -> str:
-    c = color.lstrip("#")
-    r, g, b = (int(c[i : i + 2], 16) for i in (0, 2, 4))
-    return f"rgba({r},{g},{b},{alpha})"
+    """`#rrggbb` or `rgb(r, g, b)` (plotly's palettes use both) with an alpha."""
+    if color.startswith("rgb"):
+        r, g, b = (float(x) for x in color[color.index("(") + 1 : -1].split(",")[:3])
+    else:
+        r, g, b = (int(color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r:g},{g:g},{b:g},{alpha})"
 
 
 def _esc(text: Any) -> str:

@@ -87,6 +87,23 @@ def test_report_is_valid_self_contained_html_with_every_figure(store: Path) -> N
     assert LEVER in text and "10k CNY" in text
 
 
+def test_many_policies_get_distinct_colours_and_the_report_still_builds(tmp_path: Path) -> None:
+    levers = [
+        "guarantee_cap", "guarantee_fee", "guarantor_mandate", "reimbursement", "gov_data",
+        "late_payment_enforcement", "confirm_willingness", "data_sharing", "supply_chain_bills",
+        "whitelist", "order_financing", "factoring_line", "online_accounts", "one_stop",
+    ]  # fmt: skip
+    names = ", ".join(f"levers/{x}" for x in levers)
+    root = fake_store(tmp_path / "res", tmp_path, f"{BASE}, {names}", seeds=2)
+    comparison = compare_store(root, BASE, ["levers/*"])
+    assert len(comparison.policies) == len(levers)
+    colours = report._colors(comparison)
+    assert len(set(colours.values())) == len(levers) + 1
+    assert all(report._rgba(c, 0.5).startswith("rgba(") for c in colours.values())
+    page = check(report.build(comparison, report.monthly_of(comparison, root)))
+    assert page.errors == [] and report.TITLES["paths"] in page.headings
+
+
 def test_cli_writes_the_report_and_refuses_other_suffixes(store: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "report.html"
     args = ["compare", str(store), "-b", BASE, "-p", LEVER, "--report"]
