@@ -142,10 +142,11 @@ def _print_comparison(comparison, console: Console) -> None:
         f"extra public cost (totals over the run, 10k CNY)",
         box=box.SIMPLE_HEAD,
     )
-    for column in ("rank", "policy", "extra credit", "gap closed", "lost output avoided"):
-        table.add_column(column, justify="left" if column == "policy" else "right")
-    table.add_column("extra public cost", justify="right")
-    table.add_column("per unit cost: credit | gap | output", justify="right")
+    table.add_column("rank", justify="right")
+    table.add_column("policy", no_wrap=True)
+    for column in ("extra credit", "gap closed", "lost output avoided", "extra public cost"):
+        table.add_column(column, justify="right")
+    table.add_column("per unit cost: credit | gap | output", justify="right", no_wrap=True)
     for r in vfm.to_dict(orient="records"):
         ratio = (
             " | ".join(f"{r[f'{k}_per_public_cost']:,.1f}" for k in ("credit", "gap", "output"))
