@@ -30,11 +30,12 @@ from typing import Any
 import solara
 from solara.lab import use_task
 
-from dashboards.components import Controls, Export, Headline, LanguageSwitch, MainWidth
+from dashboards.components import Controls, Export, Headline, LanguageSwitch
 from dashboards.controls import Settings, baseline_config, lever_values, load_baseline
 from dashboards.figures import mix_figure, network_figure, paths_figure
 from dashboards.i18n import t
 from dashboards.layout import tier_layout
+from dashboards.plot import Plot
 from dashboards.results import (
     Pair,
     estimate_seconds,
@@ -43,8 +44,6 @@ from dashboards.results import (
     run_pair,
     status_matrix,
 )
-
-CARD_PADDING = 56  # px between the main column's edge and a figure inside a card
 
 
 def initial_settings(baseline: str = "chain:core_led") -> Settings:
@@ -56,7 +55,7 @@ def initial_settings(baseline: str = "chain:core_led") -> Settings:
 
 
 @solara.component
-def NetworkView(pair: Pair, lang: str, width: int = 0):
+def NetworkView(pair: Pair, lang: str):
     """The supply network by tier, coloured by SME status, with a month slider to replay."""
     which, set_which = solara.use_state("policy")
     month, set_month = solara.use_state(pair.settings.months)
@@ -69,8 +68,8 @@ def NetworkView(pair: Pair, lang: str, width: int = 0):
     m = min(max(month, 1), status.shape[0])
     g, pos = graph_pos
     fig = solara.use_memo(
-        lambda: _fit(network_figure(g, pos, status[m - 1], lang), width),
-        dependencies=[id(run), m, lang, id(g), width],
+        lambda: network_figure(g, pos, status[m - 1], lang),
+        dependencies=[id(run), m, lang, id(g)],
     )
     with solara.Row(classes=["scf-network-controls"]):
         with solara.ToggleButtonsSingle(value=which, on_value=set_which):
@@ -85,14 +84,7 @@ def NetworkView(pair: Pair, lang: str, width: int = 0):
                 on_value=set_month,
                 thumb_label=False,
             )
-    solara.FigurePlotly(fig)
-
-
-def _fit(fig: Any, width: int) -> Any:
-    """Give a figure the width of its card once the browser has told us the column width."""
-    if width > 200:
-        fig.update_layout(width=width - CARD_PADDING, autosize=False)
-    return fig
+    Plot(fig)
 
 
 def _graph_and_layout(pair: Pair) -> tuple[Any, Any]:
@@ -101,18 +93,17 @@ def _graph_and_layout(pair: Pair) -> tuple[Any, Any]:
 
 
 @solara.component
-def Results(pair: Pair, lang: str, width: int = 0):
+def Results(pair: Pair, lang: str):
     """Headline table, monthly paths, instrument mix and network of a finished pair."""
     paths = solara.use_memo(
-        lambda: _fit(paths_figure(pair.baseline, pair.policy, lang), width),
-        dependencies=[id(pair), lang, width],
+        lambda: paths_figure(pair.baseline, pair.policy, lang),
+        dependencies=[id(pair), lang],
     )
     mix = solara.use_memo(
-        lambda: _fit(
-            mix_figure(instrument_volumes(pair.baseline), instrument_volumes(pair.policy), lang),
-            width,
+        lambda: mix_figure(
+            instrument_volumes(pair.baseline), instrument_volumes(pair.policy), lang
         ),
-        dependencies=[id(pair), lang, width],
+        dependencies=[id(pair), lang],
     )
     with solara.Card(t("headline", lang), classes=["scf-headline-card"]):
         Headline(pair, lang)
@@ -122,18 +113,17 @@ def Results(pair: Pair, lang: str, width: int = 0):
             style={"font-size": "12px"},
         )
     with solara.Card(t("paths", lang)):
-        solara.FigurePlotly(paths)
+        Plot(paths)
     with solara.Card(t("mix", lang)):
-        solara.FigurePlotly(mix)
+        Plot(mix)
     with solara.Card(t("network", lang), classes=["scf-network"]):
-        NetworkView(pair, lang, width)
+        NetworkView(pair, lang)
 
 
 @solara.component
 def Page():
     """The dashboard page; all state is per browser session (hooks, not module globals)."""
     lang, set_lang = solara.use_state("en")
-    width, set_width = solara.use_state(0)  # of the main column, px (0 until the browser says)
     first = solara.use_memo(initial_settings, dependencies=[])
     draft, set_draft = solara.use_state(first)
     applied, set_applied = solara.use_state(first)
@@ -172,7 +162,6 @@ def Page():
         Controls(draft, set_draft, lang, on_baseline, on_reset)
         Export(draft, lang)
     with solara.Column(classes=["scf-main"]):
-        MainWidth(set_width)
         solara.Markdown(f"## {t('title', lang)}\n{t('subtitle', lang)}")
         if task.pending:
             solara.ProgressLinear(True)
@@ -185,4 +174,4 @@ def Page():
         if task.error:
             solara.Error(f"{t('error', lang)}: {task.exception}", classes=["scf-error"])
         elif task.latest is not None:
-            Results(task.latest, lang, width)
+            Results(task.latest, lang)

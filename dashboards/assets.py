@@ -35,6 +35,9 @@ PACKAGES: tuple[tuple[str, str], ...] = (
     ("vega-embed@6", "vega-embed@6"),
 )
 MARKER = ".scf-assets-complete"
+# plotly.js for dashboards.plot: the copy plotly.py ships, under the folder name the npm registry
+# and the CDN use for the same build (so an online machine without the copy still finds it).
+PLOTLY_JS_PATH = "plotly.js-dist-min@4.1.1/plotly.min.js"
 
 
 class AssetError(RuntimeError):
@@ -100,9 +103,30 @@ def _unpack(tgz: Path, target: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def ensure_plotly_js(root: Path | None = None) -> Path:
+    """Copy plotly.py's own plotly.min.js into the cache (no network); return its path."""
+    root = Path(root) if root is not None else cache_dir()
+    target = root / PLOTLY_JS_PATH
+    if target.is_file():
+        return target
+    from importlib.resources import files
+
+    import plotly.offline
+
+    version = plotly.offline.get_plotlyjs_version()
+    if f"@{version}/" not in PLOTLY_JS_PATH:
+        raise AssetError(f"plotly.py ships plotly.js {version}; update PLOTLY_JS_PATH")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    tmp.write_bytes((files("plotly") / "package_data" / "plotly.min.js").read_bytes())
+    os.replace(tmp, target)
+    return target
+
+
 def ensure_assets(root: Path | None = None, verbose: bool = True) -> list[str]:
     """Make sure every front-end package is cached under `root`; return the folders filled."""
     root = Path(root) if root is not None else cache_dir()
+    ensure_plotly_js(root)
     todo = missing(root)
     if not todo:
         return []

@@ -11,10 +11,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-import ipyvue
 import reacton.ipyvuetify as v
 import solara
-import traitlets
 
 from dashboards import i18n
 from dashboards.controls import (
@@ -237,38 +235,3 @@ def LanguageSwitch(lang: str, set_lang: Callable[[str], None]):
     with solara.ToggleButtonsSingle(value=lang, on_value=set_lang, classes=["scf-lang"]):
         for code, text in i18n.LANGUAGES.items():
             solara.Button(text, value=code, classes=[f"scf-lang-{code}"])
-
-
-class _MainWidth(ipyvue.VueTemplate):
-    """Reports the pixel width of the element it sits in (the main column) back to Python.
-
-    Plotly sizes a figure when it is first drawn, before Solara's layout has given the card a
-    width, and the widget does not follow later resizes, so figures stayed at plotly's default
-    700 px. The page passes this width to the figures instead.
-    """
-
-    width = traitlets.Int(0).tag(sync=True)
-    template = traitlets.Unicode(
-        """<template><span style="display: none"></span></template>
-<script>
-module.exports = {
-  mounted() {
-    const target = this.$el.parentElement;
-    this.observer = new ResizeObserver(() => {
-      const w = Math.round(target.getBoundingClientRect().width);
-      if (Math.abs(w - this.width) > 16) { this.width = w; }
-    });
-    this.observer.observe(target);
-  },
-  destroyed() {
-    this.observer.disconnect();
-  },
-};
-</script>"""
-    ).tag(sync=True)
-
-
-@solara.component
-def MainWidth(on_width: Callable[[int], None]):
-    """Invisible probe: calls `on_width` with the width (px) of its parent column."""
-    return _MainWidth.element(on_width=on_width)

@@ -42,6 +42,10 @@ def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if base is None else base)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.setdefault("SOLARA_TELEMETRY_MIXPANEL_ENABLE", "False")
+    # Solara warns on every page that samesite=none cookies need https; on plain-http
+    # localhost it falls back to lax, which is what we want, so the warning is only noise.
+    quiet = "ignore::UserWarning:solara.server.starlette"
+    env["PYTHONWARNINGS"] = ",".join(w for w in (env.get("PYTHONWARNINGS", ""), quiet) if w)
     return env
 
 

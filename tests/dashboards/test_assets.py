@@ -66,3 +66,15 @@ def test_missing_npm_fails_loudly(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(assets, "cache_dir", lambda: tmp_path)
     assert assets.main() == 1
     assert "FAILED" in capsys.readouterr().err
+
+
+def test_plotly_js_comes_from_plotly_py_without_network(tmp_path, monkeypatch):
+    import plotly.offline
+
+    monkeypatch.setattr(assets.shutil, "which", lambda _: None)  # no npm needed
+    path = assets.ensure_plotly_js(tmp_path)
+    assert path == tmp_path / assets.PLOTLY_JS_PATH
+    assert f"@{plotly.offline.get_plotlyjs_version()}/" in assets.PLOTLY_JS_PATH
+    assert path.read_bytes().startswith(b"/**\n* plotly.js v")
+    stamp = path.stat().st_mtime_ns
+    assert assets.ensure_plotly_js(tmp_path) == path and path.stat().st_mtime_ns == stamp

@@ -84,3 +84,17 @@ def test_headline_shows_baseline_policy_and_difference(pair):
         (label,) = _with_class(root, f"scf-label-{key}")
         assert label.children == [t(key, "zh")]
     rc.close()
+
+
+def test_plot_sends_the_figure_json_not_a_widget_bundle(pair, tmp_path, monkeypatch):
+    from dashboards import plot
+    from dashboards.figures import mix_figure
+    from dashboards.results import instrument_volumes
+
+    monkeypatch.setattr(plot, "ensure_plotly_js", lambda: tmp_path)
+    fig = mix_figure(instrument_volumes(pair.baseline), instrument_volumes(pair.policy), "en")
+    root, rc = _render(plot.Plot(fig))
+    (view,) = [w for w in _walk(root) if isinstance(w, plot._PlotlyView)]
+    assert [tr["type"] for tr in view.spec["data"]] == ["bar", "bar"]
+    assert view.path.endswith("plotly.min.js")
+    rc.close()
