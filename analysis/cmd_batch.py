@@ -17,21 +17,22 @@ from analysis.experiment import load_experiment
 from analysis.store import Store, load_failures, load_plan
 from simulation.scenario import ConfigError
 
-BATCH_HELP = """Run an experiment (scenarios x sweep points x seeds) on Dask into a results store.
+BATCH_HELP = (
+    "Run an experiment (scenarios x sweep points x seeds) on Dask into a results store.\n\n"
+    "Each run is stored as it finishes and runs already in the store are skipped, so after an "
+    "interruption (Ctrl-C, kill, crash) the same command finishes the rest. A run that raises is "
+    "recorded with its error and the batch goes on. Exit code 0: every run ok; 1: some runs "
+    "failed (see scf results) or were lost by the cluster (still pending); 2: bad input. The "
+    "workers and scheduler of a cluster must import simulation and analysis (docs/STORE.md).\n\n"
+    "Example: scf batch scenarios/experiments/minimal.yaml --out results/minimal --workers 2"
+)
 
-Each run is stored as it finishes; runs already in the store are skipped, so after an
-interruption (Ctrl-C, kill, crash) the same command finishes the rest. A run that raises is
-recorded with its error and the batch goes on. Exit code 0: every run ok; 1: some runs failed
-(see `scf results`); 2: bad input. Workers must be able to import simulation and analysis.
-
-Example: scf batch scenarios/experiments/minimal.yaml --out results/minimal --workers 2
-"""
-
-RESULTS_HELP = """Show what a results store holds: experiments, scenarios, seeds, runs ok, failed
-and pending, and the errors of failed runs; optionally export the run summaries.
-
-Example: scf results results/minimal --export results/minimal-summaries.csv
-"""
+RESULTS_HELP = (
+    "Show what a results store holds: experiments, scenarios, seeds, runs ok, failed and "
+    "pending, and the errors of failed runs; optionally export one row per run (docs/STORE.md "
+    "describes the columns).\n\n"
+    "Example: scf results results/minimal --export results/minimal-summaries.csv"
+)
 
 
 def batch(

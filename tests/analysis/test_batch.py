@@ -122,6 +122,20 @@ def test_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert code == 0 and "failed x2" in out
 
 
+def test_results_exports_one_row_per_run(tmp_path: Path) -> None:
+    plan = load_experiment(experiment(tmp_path))
+    run_plan(plan, tmp_path / "res", workers=0, progress=False)
+    for name in ("s.csv", "s.parquet"):
+        code, out, err = cli("results", str(tmp_path / "res"), "--export", str(tmp_path / name))
+        assert code == 0, err
+        assert f"wrote 4 run summaries to {tmp_path / name}" in out.replace("\n", "")
+    exported = pd.read_parquet(tmp_path / "s.parquet")
+    assert len(exported) == 4 and "tier1.credit_access_rate" in exported.columns
+    assert list(pd.read_csv(tmp_path / "s.csv").seed) == list(exported.seed)
+    code, _, err = cli("results", str(tmp_path / "res"), "--export", str(tmp_path / "s.xlsx"))
+    assert code == 2 and "must end in .csv or .parquet" in err
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
