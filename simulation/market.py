@@ -54,19 +54,50 @@ def estimate_pd(true_pd: np.ndarray, quality: np.ndarray, sigma0: float,
 def priority_order(priority: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """`idx` (ascending) sorted by priority, ties by index: the order in which lenders serve.
 
-    The same order as a stable sort, from a faster unstable one whose ties are put back in
-    index order.
+    The same order as a stable sort. Non-negative priorities (estimated PDs) sort faster as
+    one integer key: the float's leading bits (whose order is the floats' order) with the
+    position below them; runs that share those bits are then put in exact order.
     """
     p = priority[idx]
-    o = np.argsort(p)
-    ps = p[o]
-    tie = ps[1:] == ps[:-1]
+    m = len(p)
+    if m < 2 or np.signbit(p).any() or np.isnan(p).any():
+        return idx[np.argsort(p, kind="stable")]
+    bits = int(m - 1).bit_length()
+    key = (p.view(np.int64) >> bits << bits) | np.arange(m)
+    key.sort()
+    o = key & ((1 << bits) - 1)
+    lead = key >> bits
+    tie = lead[1:] == lead[:-1]
     if tie.any():
         in_run = np.r_[tie, False] | np.r_[False, tie]
         run = np.cumsum(np.r_[True, ~tie])
         at = np.flatnonzero(in_run)
-        o[at] = o[at][np.lexsort((o[at], run[at]))]
+        o[at] = o[at][np.lexsort((o[at], p[o[at]], run[at]))]
     return idx[o]
+
+
+def _accept(request: np.ndarray, order: np.ndarray, group: np.ndarray | None,
+            room: np.ndarray) -> np.ndarray:
+    """Serve positive requests in `order` (priority order) within each group's room."""
+    accepted = np.zeros_like(request)
+    req = request[order]
+    live = req > 0
+    order, req = order[live], req[live]
+    if not len(order):
+        return accepted
+    if group is None:
+        g = np.zeros(len(order), np.intp)
+    else:
+        g = group[order]
+        key = g.astype(np.int16) if g.min() >= 0 and g.max() < 2**15 else g
+        by_group = np.argsort(key, kind="stable")  # small keys sort by radix, in linear time
+        order, req, g = order[by_group], req[by_group], g[by_group]
+    cs = np.cumsum(req)
+    starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
+    base = np.repeat(np.r_[0.0, cs[starts[1:] - 1]], np.diff(np.r_[starts, len(order)]))
+    before = cs - req - base
+    accepted[order] = np.clip(np.maximum(room[g], 0.0) - before, 0.0, req)
+    return accepted
 
 
 def ration(request: np.ndarray, priority: np.ndarray, group: np.ndarray | None,
@@ -76,27 +107,10 @@ def ration(request: np.ndarray, priority: np.ndarray, group: np.ndarray | None,
     `group` None is one group. `order`, if given, is `priority_order(priority, idx)` for some
     `idx` holding every positive request: computed once, it serves many calls.
     """
-    accepted = np.zeros_like(request)
     if order is None:
         live = np.flatnonzero(request > 0)
-        keys = (live, priority[live]) if group is None else (live, priority[live], group[live])
-        order = live[np.lexsort(keys)] if len(live) else live
-    else:
-        order = order[request[order] > 0]
-        if group is not None and len(order):
-            key = group[order]
-            if key.min() >= 0 and key.max() < 2**15:
-                key = key.astype(np.int16)  # small keys sort by radix, in linear time
-            order = order[np.argsort(key, kind="stable")]
-    if not len(order):
-        return accepted
-    g = np.zeros(len(order), np.intp) if group is None else group[order]
-    cs = np.cumsum(request[order])
-    starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
-    base = np.repeat(np.r_[0.0, cs[starts[1:] - 1]], np.diff(np.r_[starts, len(order)]))
-    before = cs - request[order] - base
-    accepted[order] = np.clip(np.maximum(room[g], 0.0) - before, 0.0, request[order])
-    return accepted
+        order = priority_order(priority, live)
+    return _accept(request, order, group, room)
 
 
 def _cheapest(left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,40 +142,39 @@ def clear(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
 
     Round r gives each SME still in need its r-th cheapest offer (ties: the lower instrument),
     lenders rationing their room to the safest applicants first. Only SMEs still in need and
-    with an offer left take part in a round; the rest would request nothing.
+    with an offer left take part in a round (the rest would request nothing), held in the
+    order lenders serve them, so that rationing needs no sorting by priority.
     """
     n, n_instr = offers.amount.shape
     rate = np.ascontiguousarray(offers.rate.T)  # (I, n): one instrument's offers contiguous
-    amount = np.ascontiguousarray(offers.amount.T)
-    lender = np.ascontiguousarray(offers.lender.T)
+    amount = np.ascontiguousarray(offers.amount.T).ravel()
+    lender = np.ascontiguousarray(offers.lender.T).ravel()
     funded = np.zeros((n, n_instr))
-    remaining = need.astype(float).copy()
     g_room = np.array([guarantor_room])
-    rows = np.flatnonzero(remaining > 1e-9)
-    order = priority_order(offers.priority, rows)
+    rows = np.flatnonzero(need > 1e-9)  # SMEs in the round, by index
+    order = priority_order(offers.priority, rows)  # the same, safest first
+    remaining = need[rows].astype(float)
     left = np.take(rate, rows, axis=1)  # offers not taken yet
-    request = np.zeros(n)
-    group = np.zeros(n, lender.dtype)
+    at = np.zeros(n, np.intp)  # scratch: an SME's position in `rows`
+    in_round = np.zeros(n, bool)
     g_rank = None
     for r in range(n_instr):
+        m = len(rows)
         k, rate_r = _cheapest(left)
-        left[k, np.arange(len(rows))] = np.inf
-        rem = remaining[rows]
-        req = np.where(np.isfinite(rate_r) & (rem > 1e-9),
-                       np.minimum(rem, amount.ravel()[k * n + rows]), 0.0)
+        left[k, np.arange(m)] = np.inf
+        req = np.where(np.isfinite(rate_r) & (remaining > 1e-9),
+                       np.minimum(remaining, amount[k * n + rows]), 0.0)
         req = np.maximum(req, 0.0)
         if not req.any():
             continue
+        at[rows] = np.arange(m)
+        serve = at[order]  # positions in `rows`, safest first
         is_g = k == GUAR
         if is_g.any():
-            request[rows] = np.where(is_g, req, 0.0)
-            ok_g = ration(request, offers.priority, None, g_room, order)[rows]
+            ok_g = _accept(np.where(is_g, req, 0.0), serve, None, g_room)
             req = np.where(is_g, ok_g, req)
-        lend = lender.ravel()[k * n + rows]
-        request[rows] = req
-        group[rows] = lend
-        acc = ration(request, offers.priority, group, lender_room, order)[rows]
-        request[rows] = 0.0
+        lend = lender[k * n + rows]
+        acc = _accept(req, serve, lend, lender_room)
         lender_room -= np.bincount(lend, acc, minlength=len(lender_room))
         acc_g = acc[is_g]
         if acc_g.any():
@@ -174,7 +187,10 @@ def clear(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
             v[np.searchsorted(at_r, rows[is_g])] = acc_g
             g_room -= v.sum()
         funded.ravel()[rows * n_instr + k] += acc
-        remaining[rows] -= acc
-        keep = np.isfinite(rate_r) & (remaining[rows] > 1e-9)
-        rows, left = rows[keep], np.compress(keep, left, axis=1)
+        remaining -= acc
+        keep = np.isfinite(rate_r) & (remaining > 1e-9)
+        in_round[rows] = keep
+        rows, remaining, left = rows[keep], remaining[keep], np.compress(keep, left, axis=1)
+        order = order[in_round[order]]
+        in_round[:] = False
     return funded

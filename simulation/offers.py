@@ -7,6 +7,7 @@ guarantor takes risk off the bank for a fee; the factor buys receivables.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,35 +23,67 @@ def _by_seller(model: SCFModel, per_edge: np.ndarray) -> np.ndarray:
     return np.bincount(model.net.edge_seller, per_edge, minlength=model.n)
 
 
+# SMEs priced at a time: a block's arrays stay in the CPU cache while its offers are worked out.
+# Pricing is SME by SME, so results do not depend on it (tests/simulation/test_scale.py).
+_BLOCK = 32_768
+
+
 def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np.ndarray,
                 invoice: np.ndarray, confirmed: np.ndarray, bills: np.ndarray) -> mk.Offers:
     """The (SME x instrument) offer matrices for this month."""
-    cfg, sme, net = model.cfg, model.sme, model.net
-    b, g, f, acc = cfg.bank, cfg.guarantor, cfg.factoring, cfg.access
-    n = model.n
-    role = net.sme_role
-    z = model.streams["screening"].standard_normal(n)
-    pd_bank = mk.estimate_pd(sme.pd, sme.quality, b.screening_sigma, z)
-    pd_factor = mk.estimate_pd(sme.pd, sme.quality_factor, b.screening_sigma, z)
-    bank_max_pd = np.array([bk.max_pd for bk in model.banks])[model.loans.lender[:, mk.CREDIT]]
-    years = model.term / 12.0
-    app_cost = acc.application_cost * (acc.one_stop_factor if acc.one_stop else 1.0)
-    app_rate = np.minimum(app_cost / np.maximum(need, 1.0) / years, 0.5)
-    base = b.funding_rate + b.margin
-
-    # (instrument, SME): one instrument's offers are contiguous; returned as (SME, instrument)
-    amount = np.zeros((mk.N_INSTRUMENTS, n))
-    rate = np.full((mk.N_INSTRUMENTS, n), np.inf)
-    lender = model.loans.lender.T
-    access = sme.bank_access & sme.alive
-
-    # confirmed receivables (and bills passed down by tier 1), priced on the core's risk
+    sme, net, n = model.sme, model.net, model.n
+    z = model.streams["screening"].standard_normal(n)  # the month's draws, all at once
+    # what needs more than the SME's own row: sums over its trade edges and its loans
     conf_total = _by_seller(model, confirmed + bills)
     edge_pd = model.core_pd[np.maximum(model.edge_core, 0)]
     edge_pd = np.where(model.edge_core >= 0, edge_pd, model.core_pd[np.maximum(
         model.bill_core, 0)])
     core_pd = np.divide(_by_seller(model, (confirmed + bills) * edge_pd), conf_total,
                         out=np.zeros(n), where=conf_total > 0)
+    columns = {
+        "pd": sme.pd, "quality": sme.quality, "quality_factor": sme.quality_factor, "z": z,
+        "need": need, "sales": sales, "alive": sme.alive, "bank_access": sme.bank_access,
+        "order_ok": sme.order_ok, "shared": sme.shared, "waived": sme.waived,
+        "role": net.sme_role, "sme_sales": net.sme_sales, "own_core_pd": model.core_pd[
+            net.sme_core], "conf_total": conf_total, "core_pd": core_pd,
+        "inv_total": _by_seller(model, invoice),
+        "credit_out": model.loans.outstanding(mk.CREDIT),
+        "guar_out": model.loans.outstanding(mk.GUAR),
+    }
+    lender = model.loans.lender.T
+    # (instrument, SME): one instrument's offers are contiguous; returned as (SME, instrument)
+    amount = np.zeros((mk.N_INSTRUMENTS, n))
+    rate = np.full((mk.N_INSTRUMENTS, n), np.inf)
+    charges = np.zeros((mk.N_INSTRUMENTS, n))
+    pd_bank, fee = np.empty(n), np.empty(n)
+    for lo in range(0, n, _BLOCK):
+        at = slice(lo, min(lo + _BLOCK, n))
+        block = SimpleNamespace(**{k: v[at] for k, v in columns.items()})
+        pd_bank[at], fee[at] = _price(model, block, lender[:, at], amount[:, at], rate[:, at],
+                                      charges[:, at])
+    model.fee_rate_now = fee
+    return mk.Offers(amount=amount.T, rate=rate.T, lender=model.loans.lender, priority=pd_bank,
+                     charges=charges.T)
+
+
+def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, amount: np.ndarray,
+           rate: np.ndarray, charges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill a block of SMEs' offers; returns their banks' PD estimates and guarantee fees."""
+    cfg = model.cfg
+    b, g, f, acc = cfg.bank, cfg.guarantor, cfg.factoring, cfg.access
+    n = len(s.pd)
+    role = s.role
+    pd_bank = mk.estimate_pd(s.pd, s.quality, b.screening_sigma, s.z)
+    pd_factor = mk.estimate_pd(s.pd, s.quality_factor, b.screening_sigma, s.z)
+    bank_max_pd = np.array([bk.max_pd for bk in model.banks])[lender[mk.CREDIT]]
+    years = model.term / 12.0
+    app_cost = acc.application_cost * (acc.one_stop_factor if acc.one_stop else 1.0)
+    app_rate = np.minimum(app_cost / np.maximum(s.need, 1.0) / years, 0.5)
+    base = b.funding_rate + b.margin
+    access = s.bank_access & s.alive
+
+    # confirmed receivables (and bills passed down by tier 1), priced on the core's risk
+    conf_total, core_pd = s.conf_total, s.core_pd
     amount[mk.CONF] = b.advance_rate * conf_total
     via_factor = lender[mk.CONF] == cfg.bank.n_banks
     rate[mk.CONF] = np.where(via_factor, b.funding_rate + f.margin, b.funding_rate
@@ -58,51 +91,51 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     rate[mk.CONF, conf_total <= 0] = np.inf
 
     # order-stage finance on shared order data; the order is the collateral
-    inv_total = _by_seller(model, invoice)
+    inv_total = s.inv_total
     order_amt = np.maximum(b.advance_rate * inv_total - amount[mk.CONF], 0.0)
     secured_ok = 0.5 * pd_bank <= bank_max_pd  # collateral halves the loss the bank sees
-    ok = sme.order_ok & access & (order_amt > 0) & secured_ok
+    ok = s.order_ok & access & (order_amt > 0) & secured_ok
     amount[mk.ORDER, ok] = order_amt[ok]
     rate[mk.ORDER, ok] = base + 0.5 * pd_bank[ok] * b.lgd + app_rate[ok]
 
     # distributors: prepayment on the core's shared sales data, or pledged inventory
     dist = (role == DISTRIBUTOR) & access & secured_ok
-    purchase = cfg.population.cost_share * sales
-    pre = dist & sme.shared
+    purchase = cfg.population.cost_share * s.sales
+    pre = dist & s.shared
     amount[mk.PREPAY, pre] = b.advance_rate * purchase[pre]
-    rate[mk.PREPAY, pre] = base + 0.5 * (model.core_pd[net.sme_core[pre]] + pd_bank[pre]) * b.lgd
+    rate[mk.PREPAY, pre] = base + 0.5 * (s.own_core_pd[pre] + pd_bank[pre]) * b.lgd
     amount[mk.PLEDGE, dist] = (1 - b.pledge_haircut) * purchase[dist]
     rate[mk.PLEDGE, dist] = base + 0.01 + pd_bank[dist] * b.lgd * b.pledge_haircut + app_rate[dist]
 
     # unsecured credit: limits grow with what the bank can see
-    limit = b.credit_limit_months * net.sme_sales * sme.quality - model.loans.outstanding(mk.CREDIT)
+    limit = b.credit_limit_months * s.sme_sales * s.quality - s.credit_out
     cok = access & (pd_bank <= bank_max_pd) & (limit > 0)
     amount[mk.CREDIT, cok] = limit[cok]
     rate[mk.CREDIT, cok] = (base + pd_bank[cok] * b.lgd + b.opacity_premium
-                            * (1 - sme.quality[cok]) + app_rate[cok])
+                            * (1 - s.quality[cok]) + app_rate[cok])
     rate[mk.CREDIT, cok & (rate[mk.CREDIT] > b.max_rate)] = np.inf
 
     # guaranteed loans: the guarantor screens on the bank's estimate; delay loses some orders;
     # with additionality it guarantees only what the bank would not lend on its own credit
     in_time = np.exp(-g.delay_months * (acc.one_stop_factor if acc.one_stop else 1.0)
                      / cfg.population.order_patience_months)
-    cap_room = np.maximum(g.per_firm_cap - model.loans.outstanding(mk.GUAR), 0.0)
+    cap_room = np.maximum(g.per_firm_cap - s.guar_out, 0.0)
     if g.additional_only:
         bank_own = [mk.CONF, mk.ORDER, mk.PREPAY, mk.PLEDGE, mk.CREDIT]
         own = np.zeros(n)
         for k in bank_own:  # instrument by instrument, as a row sum adds them
             own += np.where(np.isfinite(rate[k]), amount[k], 0.0)
-        cap_room = np.minimum(cap_room, np.maximum(need - own, 0.0) / max(in_time, 1e-12))
+        cap_room = np.minimum(cap_room, np.maximum(s.need - own, 0.0) / max(in_time, 1e-12))
     gok = (access & (pd_bank <= model.guarantor.max_pd) & (cap_room > 0)
            & (pd_bank * (1 - g.coverage) <= bank_max_pd))
-    fee = np.where(sme.waived, 0.0, g.fee_rate)
+    fee = np.where(s.waived, 0.0, g.fee_rate)
     amount[mk.GUAR, gok] = cap_room[gok] * in_time
     rate[mk.GUAR, gok] = (base + pd_bank[gok] * b.lgd * (1 - g.coverage) + fee[gok]
                           + 2 * app_rate[gok])
 
     # unconfirmed factoring with recourse, at the SME's risk as the factor sees it
     unconf = np.maximum(inv_total - conf_total, 0.0)
-    fok = sme.alive & np.isin(role, (TIER1, TIER2)) & (pd_factor <= f.max_pd) & (unconf > 0)
+    fok = s.alive & np.isin(role, (TIER1, TIER2)) & (pd_factor <= f.max_pd) & (unconf > 0)
     amount[mk.FACTOR, fok] = f.advance_rate * unconf[fok]
     rate[mk.FACTOR, fok] = b.funding_rate + f.margin + pd_factor[fok] * b.lgd
 
@@ -112,10 +145,7 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     over = (rate > b.max_rate) & banky[:, None] & (lender != cfg.bank.n_banks)
     np.copyto(rate, np.inf, where=over | (amount <= 0))
     np.copyto(amount, 0.0, where=~np.isfinite(rate))
-    charges = np.zeros_like(rate)
     for k in (mk.ORDER, mk.PLEDGE, mk.CREDIT):
         charges[k] = app_rate
     charges[mk.GUAR] = fee + 2 * app_rate
-    model.fee_rate_now = fee
-    return mk.Offers(amount=amount.T, rate=rate.T, lender=model.loans.lender, priority=pd_bank,
-                     charges=charges.T)
+    return pd_bank, fee

@@ -1,10 +1,14 @@
 """Scale tricks must not change results: the fast paths give what the plain paths give."""
 
+import json
+
 import mesa
 import numpy as np
+import pandas as pd
 from mesa.experimental.mesa_signals import ModelSignals
 
 from simulation import market as mk
+from simulation import offers
 from simulation.agents import SME, CoreFirm
 from simulation.market import GUAR, N_INSTRUMENTS
 from simulation.model import SCFModel
@@ -143,3 +147,21 @@ def test_priority_order_is_a_stable_sort_and_rationing_agrees_with_it():
         room = rng.uniform(0, 0.4, 5) * request.sum()
         assert np.array_equal(mk.ration(request, priority, group, room, order),
                               mk.ration(request, priority, group, room))
+
+
+def _run(months=6, n=1500, seed=4):
+    m = SCFModel(load_scenario("baselines/shanghai", {"population.n_smes": n}), seed=seed)
+    for _ in range(months):
+        m.step()
+    return m.recorder.frame(), m.recorder.summary(), m.ledger.balance.copy()
+
+
+def test_results_do_not_depend_on_the_block_size(monkeypatch):
+    """SMEs are priced in blocks that fit the CPU cache; any block size gives the same run."""
+    frame, summary, balance = _run()
+    for block in (1, 7, 500):
+        monkeypatch.setattr(offers, "_BLOCK", block)
+        f, s, b = _run()
+        pd.testing.assert_frame_equal(f, frame, check_exact=True)
+        assert json.dumps(s, sort_keys=True) == json.dumps(summary, sort_keys=True)
+        assert np.array_equal(b, balance)
