@@ -42,8 +42,7 @@ def _show(lever: Lever, value: Any) -> str:
 
 
 def _unit(lever: Lever, lang: str) -> str:
-    unit = lever.spec.unit
-    return "" if lever.percent and unit in ("", "per year") else i18n.unit(unit, lang)
+    return i18n.unit(lever.spec.unit, lang)
 
 
 @solara.component

@@ -237,7 +237,10 @@ def policy_config(s: Settings) -> ScenarioConfig:
     base = baseline_config(s)
     over = lever_overrides(base, s.levers)
     cfg = with_overrides(base, over) if over else base
-    changed = ", ".join(f"{k}={v}" for k, v in over.items()) or "no lever changed"
+    changed = (
+        ", ".join(f"{k}={'+'.join(v) if isinstance(v, list) else v}" for k, v in over.items())
+        or "no lever changed"
+    )
     desc = f"Dashboard policy on {s.baseline.partition(':')[2]}: {changed}"
     return cfg.model_copy(update={"description": desc})
 
