@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import networkx as nx
 import numpy as np
 import pytest
@@ -52,11 +50,11 @@ def test_suppliers_sit_near_their_buyer():
     assert np.mean(dy) < 0.5 * np.mean(rand)
 
 
-def test_layout_is_fast_at_ten_thousand_smes():
+def test_layout_handles_ten_thousand_smes():
+    """Scale is covered here by size only; its speed is measured in benchmarks/dashboard.py."""
     g = _graph("core_led", 10_000)
-    t0 = time.perf_counter()
-    tier_layout(g)
-    assert time.perf_counter() - t0 < 5.0  # a spring layout takes minutes here
+    pos = tier_layout(g)
+    assert len(pos) == g.number_of_nodes()
 
 
 def test_edge_segments_are_one_polyline_and_can_be_thinned():
