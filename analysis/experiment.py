@@ -311,10 +311,28 @@ def _variant(scenario: str, sweep: Sweep | None, index: int, point: dict[str, An
         return scenario
     if sweep.lhs is not None:
         return f"{scenario} lhs#{index}"
-    return scenario + " " + ",".join(f"{k}={v}" for k, v in point.items())
+    return scenario + " " + ",".join(f"{k}={_text(v)}" for k, v in point.items())
+
+
+def _text(value: Any) -> str:
+    """A value as YAML would write it inline: true, 0.9, [ai,biomedicine]."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(map(_text, value)) + "]"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
 
 
 # ----------------------------------------------------------------------------- expansion
+
+
+def _at(config: dict[str, Any], path: str) -> Any:
+    node: Any = config
+    for part in path.split("."):
+        node = node[part]
+    return node
 
 
 def _scenario_path(scenario: str, base_dir: Path | None) -> str | Path:
@@ -371,7 +389,9 @@ def expand(
         config.pop("description", None)
         config["months"] = months
         sid = scenario_id(config, months)
-        variant = _variant(scenario, experiment.sweep, index, point)
+        # the values as the schema resolved them (typed), not as written (`1` for `true`)
+        params = {path: _at(config, path) for path in {**experiment.overrides, **point}}
+        variant = _variant(scenario, experiment.sweep, index, {k: params[k] for k in point})
         for seed in experiment.seeds:
             specs.append(
                 RunSpec(
@@ -384,7 +404,7 @@ def expand(
                     run_id(config, seed, months),
                     sid,
                     config,
-                    {**experiment.overrides, **point},
+                    params,
                 )
             )
     return Plan(name, experiment.description, text, specs)

@@ -96,6 +96,24 @@ def test_expansion_is_deterministic_and_ordered(tmp_path: Path) -> None:
     assert "param.core.whitelist" in frame.columns
 
 
+def test_params_are_the_resolved_typed_values(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "scenarios: [baselines/core_led]\nseeds: 1\nmonths: 2\nset:\n"
+        "  guarantor.per_firm_cap: 1000\nsweep:\n  grid:\n    core.whitelist: [0, true]\n"
+        "    guarantor.fee_waiver_sectors: [[], [ai]]\n",
+    )
+    plan = load_experiment(path)
+    assert [s.params["core.whitelist"] for s in plan.specs] == [False, False, True, True]
+    assert plan.specs[1].params["guarantor.fee_waiver_sectors"] == ["ai"]
+    assert plan.specs[0].params["guarantor.per_firm_cap"] == 1000.0
+    frame = plan.frame()
+    assert frame["param.core.whitelist"].dtype == bool
+    assert plan.specs[3].variant == (
+        "baselines/core_led core.whitelist=true,guarantor.fee_waiver_sectors=[ai]"
+    )
+
+
 def test_lhs_points_cover_every_stratum(tmp_path: Path) -> None:
     path = write(
         tmp_path,
