@@ -104,6 +104,13 @@ def main() -> None:
                 f"{p['client_cpu'] / n * 1000:.0f} ms/run"
             )
             print(f"  identical stores: {same}; load average now {os.getloadavg()[0]:.1f}")
+        if os.getloadavg()[0] > (os.cpu_count() or 1):
+            print(
+                "note: the machine is busy with other processes. Linux shares the CPU between "
+                "sessions (autogroup) before processes, so the workers of one session cannot "
+                "take more CPU than its single serial process did: the speed-up here measures "
+                "the other users. Measure on an otherwise idle machine."
+            )
 
 
 if __name__ == "__main__":
