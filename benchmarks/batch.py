@@ -106,10 +106,10 @@ def main() -> None:
             print(f"  identical stores: {same}; load average now {os.getloadavg()[0]:.1f}")
         if os.getloadavg()[0] > (os.cpu_count() or 1):
             print(
-                "note: the machine is busy with other processes. Linux shares the CPU between "
-                "sessions (autogroup) before processes, so the workers of one session cannot "
-                "take more CPU than its single serial process did: the speed-up here measures "
-                "the other users. Measure on an otherwise idle machine."
+                "note: the machine is busy with other processes. Where Linux shares the CPU "
+                "between sessions first (autogroup), extra worker processes of one session gain "
+                "little CPU, so the speed-up here mostly measures the other users: compare the "
+                "wall and CPU times above, and measure on an otherwise idle machine."
             )
 
 
