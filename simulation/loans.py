@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation.market import GUAR, N_INSTRUMENTS
+from simulation.market import GUAR, N_INSTRUMENTS, Funded, at_cells
 
 _NO_CELLS = np.zeros(0, np.intp)
 _NO_AMOUNTS = np.zeros(0)
@@ -35,12 +35,6 @@ class Cohort:
 
 
 EMPTY = Cohort(_NO_CELLS, _NO_CELLS, _NO_CELLS, _NO_AMOUNTS, _NO_AMOUNTS)
-
-
-def funded_cells(funded: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The funded (SME, instrument) cells of an (n, I) matrix: flat cells, SMEs, instruments."""
-    rows, inst = np.nonzero(funded)
-    return rows * N_INSTRUMENTS + inst, rows, inst
 
 
 class LoanBook:
@@ -67,23 +61,18 @@ class LoanBook:
     def mature_slot(self, month: int) -> int:
         return (month + 1) % self.slots
 
-    def write(self, month: int, funded: np.ndarray, rate: np.ndarray,
-              fee_rate: np.ndarray, cells: tuple[np.ndarray, ...] | None = None) -> None:
-        """Book this month's loans: interest at `rate` less the guarantor's fee share.
-
-        `cells` is `funded_cells(funded)` when the caller has it already.
-        """
+    def write(self, month: int, funded: Funded, rate: np.ndarray, fee_rate: np.ndarray) -> None:
+        """Book this month's loans: interest at `rate` less the guarantor's fee share."""
         s = self.write_slot(month)
         self.clear(s)
-        flat, rows, inst = funded_cells(funded) if cells is None else cells
+        rows, inst, f = funded.sme, funded.instrument, funded.amount
         years = self.term / 12.0
-        f = funded[rows, inst]
-        r = rate[rows, inst]
+        r = at_cells(rate, funded)
         interest = f * np.where(np.isfinite(r), r, 0.0) * years
         g = inst == GUAR
         interest[g] -= f[g] * fee_rate[rows[g]] * years
-        self.cohorts[s] = Cohort(flat, rows, inst, f + np.maximum(interest, 0.0), f)
-        self._fee[s] = funded[:, GUAR] * fee_rate * years
+        self.cohorts[s] = Cohort(funded.cells, rows, inst, f + np.maximum(interest, 0.0), f)
+        self._fee[s] = funded.column(GUAR) * fee_rate * years
         self._guar[rows[g], s] = f[g]
 
     def clear(self, s: int) -> None:

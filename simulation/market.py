@@ -33,7 +33,77 @@ class Offers:
     rate: np.ndarray  # (n, I) float64
     lender: np.ndarray  # (n, I) int32: bank index, or n_banks for the factoring sector
     priority: np.ndarray  # (n,) float64: lenders serve lower values first (estimated PD)
-    charges: np.ndarray | None = None  # (n, I) part of `rate` that is fees and application costs
+    charges: Charges | np.ndarray | None = None  # (n, I) part of `rate` that is fees and
+    # application costs
+
+
+@dataclass
+class Charges:
+    """The part of each offer's rate that is fees and application costs, per (SME, instrument).
+
+    Indexed like the (n, I) matrix it stands for (`charges[sme, instrument]` with index
+    arrays, or `np.asarray(charges)`), from two per-SME columns: the application cost (on
+    order finance, pledges and credit loans) and the guarantee fee (plus two applications).
+    """
+
+    app_rate: np.ndarray  # (n,) annualised application cost
+    fee: np.ndarray  # (n,) guarantee fee
+
+    def __getitem__(self, key: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        sme, instrument = key
+        app = self.app_rate[sme]
+        out = np.where(_APPLIED[instrument], app, 0.0)
+        g = instrument == GUAR
+        out[g] = self.fee[sme[g]] + 2 * app[g]
+        return out
+
+    def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
+        n = len(self.app_rate)
+        sme = np.repeat(np.arange(n), N_INSTRUMENTS)
+        full = self[sme, np.tile(np.arange(N_INSTRUMENTS), n)].reshape(n, N_INSTRUMENTS)
+        return full if dtype is None else full.astype(dtype)
+
+
+_APPLIED = np.isin(np.arange(N_INSTRUMENTS), (ORDER, PLEDGE, CREDIT))
+
+
+@dataclass
+class Funded:
+    """A month's financing, cell by cell: the (SME, instrument) cells funded, in SME-then-
+    instrument order; the cells left out are zeros of the full (n, I) matrix."""
+
+    n: int
+    cells: np.ndarray  # flat SME * N_INSTRUMENTS + instrument, ascending
+    sme: np.ndarray
+    instrument: np.ndarray
+    amount: np.ndarray
+
+    @classmethod
+    def from_matrix(cls, funded: np.ndarray) -> Funded:
+        cells = np.flatnonzero(funded)
+        return cls(len(funded), cells, cells // N_INSTRUMENTS, cells % N_INSTRUMENTS,
+                   funded.ravel()[cells])
+
+    def column(self, instrument: int) -> np.ndarray:
+        """One instrument's amounts for every SME."""
+        out = np.zeros(self.n)
+        on = self.instrument == instrument
+        out[self.sme[on]] = self.amount[on]
+        return out
+
+    def dense(self) -> np.ndarray:
+        """The full (n, I) matrix."""
+        out = np.zeros((self.n, N_INSTRUMENTS))
+        out.ravel()[self.cells] = self.amount
+        return out
+
+
+def at_cells(matrix: np.ndarray, funded: Funded) -> np.ndarray:
+    """An (n, I) matrix's values at the funded cells."""
+    by_instrument = matrix.T
+    if by_instrument.flags.c_contiguous:  # stored (instrument, SME): read it flat
+        return by_instrument.ravel()[funded.instrument * funded.n + funded.sme]
+    return matrix[funded.sme, funded.instrument]
 
 
 def info_quality(weights_and_signals: list[tuple[float, np.ndarray]]) -> np.ndarray:
@@ -139,6 +209,13 @@ def clear(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
     """Fill each SME's need from its cheapest offer upwards, within every lender's room.
 
     Returns the (n, I) matrix of amounts funded. `lender_room` is consumed in place.
+    """
+    return clear_cells(need, offers, lender_room, guarantor_room).dense()
+
+
+def clear_cells(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
+                guarantor_room: float) -> Funded:
+    """`clear`, returning the funded cells only.
 
     Round r gives each SME still in need its r-th cheapest offer (ties: the lower instrument),
     lenders rationing their room to the safest applicants first. Only SMEs still in need and
@@ -149,7 +226,7 @@ def clear(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
     rate = np.ascontiguousarray(offers.rate.T)  # (I, n): one instrument's offers contiguous
     amount = np.ascontiguousarray(offers.amount.T).ravel()
     lender = np.ascontiguousarray(offers.lender.T).ravel()
-    funded = np.zeros((n, n_instr))
+    taken, amounts = [], []  # each round's funded cells and amounts
     g_room = np.array([guarantor_room])
     rows = np.flatnonzero(need > 1e-9)  # SMEs in the round, by index
     order = priority_order(offers.priority, rows)  # the same, safest first
@@ -186,11 +263,20 @@ def clear(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
             v = np.zeros(len(at_r))
             v[np.searchsorted(at_r, rows[is_g])] = acc_g
             g_room -= v.sum()
-        funded.ravel()[rows * n_instr + k] += acc
+        got = acc != 0
+        taken.append((rows * n_instr + k)[got])
+        amounts.append(acc[got])
         remaining -= acc
         keep = np.isfinite(rate_r) & (remaining > 1e-9)
         in_round[rows] = keep
         rows, remaining, left = rows[keep], remaining[keep], np.compress(keep, left, axis=1)
         order = order[in_round[order]]
         in_round[:] = False
-    return funded
+    # cells in SME-then-instrument order: sort them as integer keys carrying their position
+    cells = np.concatenate(taken) if taken else np.zeros(0, np.intp)
+    amount = np.concatenate(amounts) if amounts else np.zeros(0)
+    bits = max(int(len(cells)).bit_length(), 1)
+    key = cells.astype(np.int64) << bits | np.arange(len(cells))
+    key.sort()
+    cells, amount = key >> bits, 0.0 + amount[key & ((1 << bits) - 1)]
+    return Funded(n, cells, cells // n_instr, cells % n_instr, amount)

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from simulation.loans import funded_cells
-from simulation.market import CONF, FACTOR, INSTRUMENTS
+from simulation.market import CONF, FACTOR, INSTRUMENTS, Funded, at_cells
 from simulation.networks import ROLE_NAMES
 
 if TYPE_CHECKING:
@@ -48,7 +47,7 @@ class MonthRecord:
 
     month: int
     need: np.ndarray
-    funded: np.ndarray  # (n, I)
+    funded: Funded  # the (n, I) amounts funded, cell by cell
     rate: np.ndarray  # (n, I)
     charges: np.ndarray  # (n, I) fees and application costs included in `rate`
     delivered_share: np.ndarray
@@ -79,9 +78,8 @@ class Recorder:
         m = self.model
         n = len(r.need)
         # per-SME sums over the funded cells only, added in instrument order as over full rows
-        _, sme, inst = funded_cells(r.funded)
-        funded = r.funded[sme, inst]
-        rate = r.rate[sme, inst]
+        sme, inst, funded = r.funded.sme, r.funded.instrument, r.funded.amount
+        rate = at_cells(r.rate, r.funded)
         finite = np.isfinite(rate)
         loan = _IS_LOAN[inst]
         funded_tot = np.bincount(sme, funded, minlength=n)
@@ -105,10 +103,7 @@ class Recorder:
             "guarantee_outstanding": self._by_group(g_out),
         }
         for k, name in enumerate(VOLUME_COLUMNS):
-            volume = np.zeros(n)
-            on_k = inst == k
-            volume[sme[on_k]] = funded[on_k]
-            cols[name] = self._by_group(volume)
+            cols[name] = self._by_group(r.funded.column(k))
         public = r.subsidy + r.reimbursement
         self.public_cost += public
         g = m.guarantor

@@ -256,7 +256,7 @@ class SCFModel(mesa.Model):
         room[:-1] = np.minimum(room[:-1], self.ledger.balance[self.ledger.bank0:
                                                               self.ledger.factor])
         room[-1] = min(room[-1], self.ledger.balance[self.ledger.factor])
-        funded = mk.clear(need, offers, room, self.guarantor.room)
+        funded = mk.clear_cells(need, offers, room, self.guarantor.room)
         return funded, offers, confirmed, bills
 
     def _adapt_and_pay_owners(self) -> None:

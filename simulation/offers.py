@@ -54,21 +54,26 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     # (instrument, SME): one instrument's offers are contiguous; returned as (SME, instrument)
     amount = np.zeros((mk.N_INSTRUMENTS, n))
     rate = np.full((mk.N_INSTRUMENTS, n), np.inf)
-    charges = np.zeros((mk.N_INSTRUMENTS, n))
-    pd_bank, fee = np.empty(n), np.empty(n)
+    pd_bank, fee, app_rate = np.empty(n), np.empty(n), np.empty(n)
     for lo in range(0, n, _BLOCK):
         at = slice(lo, min(lo + _BLOCK, n))
         block = SimpleNamespace(**{k: v[at] for k, v in columns.items()})
-        pd_bank[at], fee[at] = _price(model, block, lender[:, at], amount[:, at], rate[:, at],
-                                      charges[:, at])
+        pd_bank[at], fee[at], app_rate[at] = _price(model, block, lender[:, at],
+                                                    amount[:, at], rate[:, at])
     model.fee_rate_now = fee
     return mk.Offers(amount=amount.T, rate=rate.T, lender=model.loans.lender, priority=pd_bank,
-                     charges=charges.T)
+                     charges=mk.Charges(app_rate, fee))
+
+
+def put(dst: np.ndarray, values: np.ndarray | float, where: np.ndarray) -> None:
+    """dst[where] = values[where], without gathering the selected SMEs first."""
+    np.copyto(dst, values, where=where)
 
 
 def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, amount: np.ndarray,
-           rate: np.ndarray, charges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fill a block of SMEs' offers; returns their banks' PD estimates and guarantee fees."""
+           rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fill a block of SMEs' offers; returns their banks' PD estimates, guarantee fees and
+    application costs (annualised)."""
     cfg = model.cfg
     b, g, f, acc = cfg.bank, cfg.guarantor, cfg.factoring, cfg.access
     n = len(s.pd)
@@ -88,32 +93,32 @@ def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, amount: np.n
     via_factor = lender[mk.CONF] == cfg.bank.n_banks
     rate[mk.CONF] = np.where(via_factor, b.funding_rate + f.margin, b.funding_rate
                              + 0.5 * b.margin) + core_pd * b.lgd
-    rate[mk.CONF, conf_total <= 0] = np.inf
+    put(rate[mk.CONF], np.inf, conf_total <= 0)
 
     # order-stage finance on shared order data; the order is the collateral
     inv_total = s.inv_total
     order_amt = np.maximum(b.advance_rate * inv_total - amount[mk.CONF], 0.0)
     secured_ok = 0.5 * pd_bank <= bank_max_pd  # collateral halves the loss the bank sees
     ok = s.order_ok & access & (order_amt > 0) & secured_ok
-    amount[mk.ORDER, ok] = order_amt[ok]
-    rate[mk.ORDER, ok] = base + 0.5 * pd_bank[ok] * b.lgd + app_rate[ok]
+    put(amount[mk.ORDER], order_amt, ok)
+    put(rate[mk.ORDER], base + 0.5 * pd_bank * b.lgd + app_rate, ok)
 
     # distributors: prepayment on the core's shared sales data, or pledged inventory
     dist = (role == DISTRIBUTOR) & access & secured_ok
     purchase = cfg.population.cost_share * s.sales
     pre = dist & s.shared
-    amount[mk.PREPAY, pre] = b.advance_rate * purchase[pre]
-    rate[mk.PREPAY, pre] = base + 0.5 * (s.own_core_pd[pre] + pd_bank[pre]) * b.lgd
-    amount[mk.PLEDGE, dist] = (1 - b.pledge_haircut) * purchase[dist]
-    rate[mk.PLEDGE, dist] = base + 0.01 + pd_bank[dist] * b.lgd * b.pledge_haircut + app_rate[dist]
+    put(amount[mk.PREPAY], b.advance_rate * purchase, pre)
+    put(rate[mk.PREPAY], base + 0.5 * (s.own_core_pd + pd_bank) * b.lgd, pre)
+    put(amount[mk.PLEDGE], (1 - b.pledge_haircut) * purchase, dist)
+    put(rate[mk.PLEDGE], base + 0.01 + pd_bank * b.lgd * b.pledge_haircut + app_rate, dist)
 
     # unsecured credit: limits grow with what the bank can see
     limit = b.credit_limit_months * s.sme_sales * s.quality - s.credit_out
     cok = access & (pd_bank <= bank_max_pd) & (limit > 0)
-    amount[mk.CREDIT, cok] = limit[cok]
-    rate[mk.CREDIT, cok] = (base + pd_bank[cok] * b.lgd + b.opacity_premium
-                            * (1 - s.quality[cok]) + app_rate[cok])
-    rate[mk.CREDIT, cok & (rate[mk.CREDIT] > b.max_rate)] = np.inf
+    put(amount[mk.CREDIT], limit, cok)
+    put(rate[mk.CREDIT], base + pd_bank * b.lgd + b.opacity_premium * (1 - s.quality)
+        + app_rate, cok)
+    put(rate[mk.CREDIT], np.inf, cok & (rate[mk.CREDIT] > b.max_rate))
 
     # guaranteed loans: the guarantor screens on the bank's estimate; delay loses some orders;
     # with additionality it guarantees only what the bank would not lend on its own credit
@@ -129,23 +134,19 @@ def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, amount: np.n
     gok = (access & (pd_bank <= model.guarantor.max_pd) & (cap_room > 0)
            & (pd_bank * (1 - g.coverage) <= bank_max_pd))
     fee = np.where(s.waived, 0.0, g.fee_rate)
-    amount[mk.GUAR, gok] = cap_room[gok] * in_time
-    rate[mk.GUAR, gok] = (base + pd_bank[gok] * b.lgd * (1 - g.coverage) + fee[gok]
-                          + 2 * app_rate[gok])
+    put(amount[mk.GUAR], cap_room * in_time, gok)
+    put(rate[mk.GUAR], base + pd_bank * b.lgd * (1 - g.coverage) + fee + 2 * app_rate, gok)
 
     # unconfirmed factoring with recourse, at the SME's risk as the factor sees it
     unconf = np.maximum(inv_total - conf_total, 0.0)
     fok = s.alive & np.isin(role, (TIER1, TIER2)) & (pd_factor <= f.max_pd) & (unconf > 0)
-    amount[mk.FACTOR, fok] = f.advance_rate * unconf[fok]
-    rate[mk.FACTOR, fok] = b.funding_rate + f.margin + pd_factor[fok] * b.lgd
+    put(amount[mk.FACTOR], f.advance_rate * unconf, fok)
+    put(rate[mk.FACTOR], b.funding_rate + f.margin + pd_factor * b.lgd, fok)
 
     # banks ration rather than charge above their ceiling (the factor is not a bank)
     banky = np.ones(mk.N_INSTRUMENTS, bool)
     banky[mk.FACTOR] = False
     over = (rate > b.max_rate) & banky[:, None] & (lender != cfg.bank.n_banks)
-    np.copyto(rate, np.inf, where=over | (amount <= 0))
-    np.copyto(amount, 0.0, where=~np.isfinite(rate))
-    for k in (mk.ORDER, mk.PLEDGE, mk.CREDIT):
-        charges[k] = app_rate
-    charges[mk.GUAR] = fee + 2 * app_rate
-    return pd_bank, fee
+    put(rate, np.inf, over | (amount <= 0))
+    put(amount, 0.0, ~np.isfinite(rate))
+    return pd_bank, fee, app_rate

@@ -11,35 +11,31 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation import market as mk
-from simulation.loans import funded_cells
 from simulation.networks import DISTRIBUTOR, TO_CORE, TO_MARKET
 
 if TYPE_CHECKING:
     from simulation.model import SCFModel
 
 
-def pay_out_loans(model: SCFModel, funded: np.ndarray, rate: np.ndarray) -> float:
+def pay_out_loans(model: SCFModel, funded: mk.Funded, rate: np.ndarray) -> float:
     """Lenders transfer this month's loans; waived guarantee fees are paid by government."""
     led, cfg = model.ledger, model.cfg
     # only funded cells move money; in SME-then-instrument order, as the full matrix would
-    cells = funded_cells(funded)
-    flat, rows, inst = cells
-    amount = funded[rows, inst]
-    lender = model.loans.cell_lender[flat]
-    led.transfer(led.bank0 + lender, rows, amount, "lending")
-    per_lender = np.bincount(lender, amount, minlength=len(model.banks) + 1)
+    lender = model.loans.cell_lender[funded.cells]
+    led.transfer(led.bank0 + lender, funded.sme, funded.amount, "lending")
+    per_lender = np.bincount(lender, funded.amount, minlength=len(model.banks) + 1)
     for bank in model.banks:
         bank.principal += per_lender[bank.index]
     model.factor.principal += per_lender[-1]
     years = model.term / 12.0
-    subsidy = funded[:, mk.GUAR] * cfg.guarantor.fee_rate * years * model.sme.waived
+    subsidy = funded.column(mk.GUAR) * cfg.guarantor.fee_rate * years * model.sme.waived
     led.transfer(led.government, led.guarantor, subsidy.sum(), "fee_subsidy")
-    model.loans.write(model.month, funded, rate, model.fee_rate_now, cells)
+    model.loans.write(model.month, funded, rate, model.fee_rate_now)
     return float(subsidy.sum())
 
 
 def produce(model: SCFModel, sales: np.ndarray, outlay: np.ndarray, reserve: np.ndarray,
-            funded: np.ndarray, rate: np.ndarray, confirmed: np.ndarray, bills: np.ndarray,
+            funded: mk.Funded, rate: np.ndarray, confirmed: np.ndarray, bills: np.ndarray,
             inputs: np.ndarray) -> tuple[np.ndarray, float]:
     """Spend on production, deliver, book receivables; returns (delivered share, subsidy)."""
     led, net, cfg, n = model.ledger, model.net, model.cfg, model.n
