@@ -174,6 +174,12 @@ E2E = (
     "description: end to end\nscenarios: [baselines/core_led, levers/guarantee_cap]\n"
     "seeds: 6\nmonths: 8\nset:\n  population.n_smes: 500\n"
 )
+# runs long enough (0.13-0.15 s of CPU each, measured) that an interruption lands mid-batch
+LONGER = (
+    E2E.replace("seeds: 6", "seeds: 10")
+    .replace("months: 8", "months: 12")
+    .replace("n_smes: 500", "n_smes: 1500")
+)
 
 
 def free_port() -> int:
@@ -299,14 +305,14 @@ def interrupt_after(path: Path, out: Path, runs: int, sig: signal.Signals) -> tu
 
 @pytest.mark.slow
 def test_kill_9_mid_batch_then_resume_gives_the_uninterrupted_store(tmp_path: Path) -> None:
-    path = experiment(tmp_path, E2E.replace("seeds: 6", "seeds: 10"), "e2e.yaml")
+    path = experiment(tmp_path, LONGER, "e2e.yaml")
     out = tmp_path / "killed"
     code, _ = interrupt_after(path, out, 3, signal.SIGKILL)
     assert code == -signal.SIGKILL
     stored = digest(out)
     assert 3 <= len(stored) < 20
     for run in (out / "runs").glob("*.parquet"):  # every stored file is complete
-        assert len(pd.read_parquet(run)) == 8 * 4
+        assert len(pd.read_parquet(run)) == 12 * 4
     resumed = scf("batch", str(path), "--out", str(out), "--no-progress", "--workers", "2")
     assert resumed.returncode == 0, resumed.stderr
     assert "20 runs, 20 ok, 0 failed" in resumed.stdout
@@ -340,7 +346,7 @@ def test_runs_the_cluster_loses_stay_pending_and_are_retried(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_the_rerun_finishes(tmp_path: Path) -> None:
-    path = experiment(tmp_path, E2E.replace("seeds: 6", "seeds: 10"), "e2e.yaml")
+    path = experiment(tmp_path, LONGER, "e2e.yaml")
     out = tmp_path / "res"
     code, err = interrupt_after(path, out, 2, signal.SIGINT)
     assert code == 130
