@@ -2,7 +2,7 @@
 
 Run by hand (never as a timed test):
 
-    .venv/bin/python benchmarks/batch.py                # 40 runs, core-led, 3,000 SMEs, 24 months
+    .venv/bin/python benchmarks/batch.py                # 40 runs, core-led, 10,000 SMEs, 36 months
     .venv/bin/python benchmarks/batch.py --runs 60 --smes 5000 --workers 2
 
 Prints wall times, the speed-up (target >= 1.6x on a 2-core machine) and the overhead per run:
@@ -57,8 +57,8 @@ def main() -> None:
     """Time serial against parallel (alternating the order each round) and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="number of runs (seeds)")
-    parser.add_argument("--smes", type=int, default=3000, help="SMEs per run")
-    parser.add_argument("--months", type=int, default=24, help="months per run")
+    parser.add_argument("--smes", type=int, default=10_000, help="SMEs per run")
+    parser.add_argument("--months", type=int, default=36, help="months per run")
     parser.add_argument("--workers", type=int, default=2, help="local worker processes")
     parser.add_argument("--rounds", type=int, default=1, help="repeat, alternating the order")
     parser.add_argument("--scenario", default="baselines/core_led")
