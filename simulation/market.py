@@ -118,7 +118,13 @@ def estimate_pd(true_pd: np.ndarray, quality: np.ndarray, sigma0: float,
                 z: np.ndarray) -> np.ndarray:
     """A lender's noisy, mean-preserving estimate of annual PD; noise falls with information."""
     s = sigma0 * (1.0 - quality)
-    return np.minimum(true_pd * np.exp(s * z - 0.5 * s * s), 1.0)
+    return noisy_pd(true_pd, s, 0.5 * s * s, z)
+
+
+def noisy_pd(true_pd: np.ndarray, scale: np.ndarray, drift: np.ndarray,
+             z: np.ndarray) -> np.ndarray:
+    """`estimate_pd` from its noise scale s and drift s^2 / 2, when they are known already."""
+    return np.minimum(true_pd * np.exp(scale * z - drift), 1.0)
 
 
 def priority_order(priority: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -138,11 +144,9 @@ def priority_order(priority: np.ndarray, idx: np.ndarray) -> np.ndarray:
     o = key & ((1 << bits) - 1)
     lead = key >> bits
     tie = lead[1:] == lead[:-1]
-    if tie.any():
-        in_run = np.r_[tie, False] | np.r_[False, tie]
-        run = np.cumsum(np.r_[True, ~tie])
-        at = np.flatnonzero(in_run)
-        o[at] = o[at][np.lexsort((o[at], p[o[at]], run[at]))]
+    if tie.any():  # equal leading bits are adjacent: each value of `lead` is one run
+        at = np.flatnonzero(np.r_[tie, False] | np.r_[False, tie])
+        o[at] = o[at][np.lexsort((o[at], p[o[at]], lead[at]))]
     return idx[o]
 
 

@@ -20,7 +20,7 @@ from simulation.ledger import Ledger
 from simulation.loans import LoanBook
 from simulation.metrics import MonthRecord, Recorder
 from simulation.networks import TIER1, TIER2, TO_CORE, TO_SME, build_network
-from simulation.offers import make_offers
+from simulation.offers import make_offers, offer_plan
 from simulation.production import produce
 from simulation.settlement import settle, settlement_plan
 
@@ -67,6 +67,7 @@ class SCFModel(mesa.Model):
         self._init_pipeline()
         self.ledger._initial_total = self.ledger.total
         self.settlement_plan = settlement_plan(self)
+        self.offer_plan = offer_plan(self)
         self.recorder = Recorder(self)
         SME.create_views(self, n)
         CoreFirm.create_views(self, c)

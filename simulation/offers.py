@@ -7,6 +7,7 @@ guarantor takes risk off the bank for a fee; the factor buys receivables.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -28,10 +29,51 @@ def _by_seller(model: SCFModel, per_edge: np.ndarray) -> np.ndarray:
 _BLOCK = 32_768
 
 
+@dataclass
+class OfferPlan:
+    """The parts of pricing fixed for a run (per SME, or per SME and instrument)."""
+
+    noise_bank: np.ndarray  # screening noise scale of the banks' PD estimate
+    drift_bank: np.ndarray
+    noise_factor: np.ndarray  # ... and of the factor's
+    drift_factor: np.ndarray
+    upstream: np.ndarray  # tier 1 or 2
+    distributor: np.ndarray
+    conf_rate: np.ndarray  # confirmed-receivable rate before the core's risk
+    credit_cap: np.ndarray  # credit limit before loans outstanding
+    opacity: np.ndarray  # opacity premium
+    fee: np.ndarray  # guarantee fee
+    own_core_pd: np.ndarray  # PD of the SME's main core
+    bank_rated: np.ndarray  # (I, n): offers priced by a bank (which rations above max_rate)
+
+
+def offer_plan(model: SCFModel) -> OfferPlan:
+    """Work out the fixed parts of pricing once per run."""
+    cfg, sme, net = model.cfg, model.sme, model.net
+    b, f = cfg.bank, cfg.factoring
+    noise_bank = b.screening_sigma * (1.0 - sme.quality)
+    noise_factor = b.screening_sigma * (1.0 - sme.quality_factor)
+    via_factor = model.loans.lender[:, mk.CONF] == b.n_banks
+    banky = np.ones(mk.N_INSTRUMENTS, bool)
+    banky[mk.FACTOR] = False
+    return OfferPlan(
+        noise_bank=noise_bank, drift_bank=0.5 * noise_bank * noise_bank,
+        noise_factor=noise_factor, drift_factor=0.5 * noise_factor * noise_factor,
+        upstream=np.isin(net.sme_role, (TIER1, TIER2)),
+        distributor=net.sme_role == DISTRIBUTOR,
+        conf_rate=np.where(via_factor, b.funding_rate + f.margin,
+                           b.funding_rate + 0.5 * b.margin),
+        credit_cap=b.credit_limit_months * net.sme_sales * sme.quality,
+        opacity=b.opacity_premium * (1 - sme.quality),
+        fee=np.where(sme.waived, 0.0, cfg.guarantor.fee_rate),
+        own_core_pd=model.core_pd[net.sme_core],
+        bank_rated=banky[:, None] & (model.loans.lender.T != b.n_banks))
+
+
 def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np.ndarray,
                 invoice: np.ndarray, confirmed: np.ndarray, bills: np.ndarray) -> mk.Offers:
     """The (SME x instrument) offer matrices for this month."""
-    sme, net, n = model.sme, model.net, model.n
+    sme, n, plan = model.sme, model.n, model.offer_plan
     z = model.streams["screening"].standard_normal(n)  # the month's draws, all at once
     # what needs more than the SME's own row: sums over its trade edges and its loans
     conf_total = _by_seller(model, confirmed + bills)
@@ -41,11 +83,10 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     core_pd = np.divide(_by_seller(model, (confirmed + bills) * edge_pd), conf_total,
                         out=np.zeros(n), where=conf_total > 0)
     columns = {
-        "pd": sme.pd, "quality": sme.quality, "quality_factor": sme.quality_factor, "z": z,
-        "need": need, "sales": sales, "alive": sme.alive, "bank_access": sme.bank_access,
-        "order_ok": sme.order_ok, "shared": sme.shared, "waived": sme.waived,
-        "role": net.sme_role, "sme_sales": net.sme_sales, "own_core_pd": model.core_pd[
-            net.sme_core], "conf_total": conf_total, "core_pd": core_pd,
+        **{k.name: getattr(plan, k.name) for k in fields(plan) if k.name != "bank_rated"},
+        "pd": sme.pd, "quality": sme.quality, "z": z, "need": need, "sales": sales,
+        "alive": sme.alive, "bank_access": sme.bank_access, "order_ok": sme.order_ok,
+        "shared": sme.shared, "conf_total": conf_total, "core_pd": core_pd,
         "inv_total": _by_seller(model, invoice),
         "credit_out": model.loans.outstanding(mk.CREDIT),
         "guar_out": model.loans.outstanding(mk.GUAR),
@@ -54,15 +95,15 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     # (instrument, SME): one instrument's offers are contiguous; returned as (SME, instrument)
     amount = np.zeros((mk.N_INSTRUMENTS, n))
     rate = np.full((mk.N_INSTRUMENTS, n), np.inf)
-    pd_bank, fee, app_rate = np.empty(n), np.empty(n), np.empty(n)
+    pd_bank, app_rate = np.empty(n), np.empty(n)
     for lo in range(0, n, _BLOCK):
         at = slice(lo, min(lo + _BLOCK, n))
         block = SimpleNamespace(**{k: v[at] for k, v in columns.items()})
-        pd_bank[at], fee[at], app_rate[at] = _price(model, block, lender[:, at],
-                                                    amount[:, at], rate[:, at])
-    model.fee_rate_now = fee
+        pd_bank[at], app_rate[at] = _price(model, block, lender[:, at], plan.bank_rated[:, at],
+                                           amount[:, at], rate[:, at])
+    model.fee_rate_now = plan.fee
     return mk.Offers(amount=amount.T, rate=rate.T, lender=model.loans.lender, priority=pd_bank,
-                     charges=mk.Charges(app_rate, fee))
+                     charges=mk.Charges(app_rate, plan.fee))
 
 
 def put(dst: np.ndarray, values: np.ndarray | float, where: np.ndarray) -> None:
@@ -70,16 +111,15 @@ def put(dst: np.ndarray, values: np.ndarray | float, where: np.ndarray) -> None:
     np.copyto(dst, values, where=where)
 
 
-def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, amount: np.ndarray,
-           rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fill a block of SMEs' offers; returns their banks' PD estimates, guarantee fees and
-    application costs (annualised)."""
+def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, bank_rated: np.ndarray,
+           amount: np.ndarray, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Fill a block of SMEs' offers; returns their banks' PD estimates and application costs
+    (annualised)."""
     cfg = model.cfg
     b, g, f, acc = cfg.bank, cfg.guarantor, cfg.factoring, cfg.access
     n = len(s.pd)
-    role = s.role
-    pd_bank = mk.estimate_pd(s.pd, s.quality, b.screening_sigma, s.z)
-    pd_factor = mk.estimate_pd(s.pd, s.quality_factor, b.screening_sigma, s.z)
+    pd_bank = mk.noisy_pd(s.pd, s.noise_bank, s.drift_bank, s.z)
+    pd_factor = mk.noisy_pd(s.pd, s.noise_factor, s.drift_factor, s.z)
     bank_max_pd = np.array([bk.max_pd for bk in model.banks])[lender[mk.CREDIT]]
     years = model.term / 12.0
     app_cost = acc.application_cost * (acc.one_stop_factor if acc.one_stop else 1.0)
@@ -90,9 +130,7 @@ def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, amount: np.n
     # confirmed receivables (and bills passed down by tier 1), priced on the core's risk
     conf_total, core_pd = s.conf_total, s.core_pd
     amount[mk.CONF] = b.advance_rate * conf_total
-    via_factor = lender[mk.CONF] == cfg.bank.n_banks
-    rate[mk.CONF] = np.where(via_factor, b.funding_rate + f.margin, b.funding_rate
-                             + 0.5 * b.margin) + core_pd * b.lgd
+    rate[mk.CONF] = s.conf_rate + core_pd * b.lgd
     put(rate[mk.CONF], np.inf, conf_total <= 0)
 
     # order-stage finance on shared order data; the order is the collateral
@@ -104,7 +142,7 @@ def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, amount: np.n
     put(rate[mk.ORDER], base + 0.5 * pd_bank * b.lgd + app_rate, ok)
 
     # distributors: prepayment on the core's shared sales data, or pledged inventory
-    dist = (role == DISTRIBUTOR) & access & secured_ok
+    dist = s.distributor & access & secured_ok
     purchase = cfg.population.cost_share * s.sales
     pre = dist & s.shared
     put(amount[mk.PREPAY], b.advance_rate * purchase, pre)
@@ -113,11 +151,10 @@ def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, amount: np.n
     put(rate[mk.PLEDGE], base + 0.01 + pd_bank * b.lgd * b.pledge_haircut + app_rate, dist)
 
     # unsecured credit: limits grow with what the bank can see
-    limit = b.credit_limit_months * s.sme_sales * s.quality - s.credit_out
+    limit = s.credit_cap - s.credit_out
     cok = access & (pd_bank <= bank_max_pd) & (limit > 0)
     put(amount[mk.CREDIT], limit, cok)
-    put(rate[mk.CREDIT], base + pd_bank * b.lgd + b.opacity_premium * (1 - s.quality)
-        + app_rate, cok)
+    put(rate[mk.CREDIT], base + pd_bank * b.lgd + s.opacity + app_rate, cok)
     put(rate[mk.CREDIT], np.inf, cok & (rate[mk.CREDIT] > b.max_rate))
 
     # guaranteed loans: the guarantor screens on the bank's estimate; delay loses some orders;
@@ -133,20 +170,17 @@ def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, amount: np.n
         cap_room = np.minimum(cap_room, np.maximum(s.need - own, 0.0) / max(in_time, 1e-12))
     gok = (access & (pd_bank <= model.guarantor.max_pd) & (cap_room > 0)
            & (pd_bank * (1 - g.coverage) <= bank_max_pd))
-    fee = np.where(s.waived, 0.0, g.fee_rate)
+    fee = s.fee
     put(amount[mk.GUAR], cap_room * in_time, gok)
     put(rate[mk.GUAR], base + pd_bank * b.lgd * (1 - g.coverage) + fee + 2 * app_rate, gok)
 
     # unconfirmed factoring with recourse, at the SME's risk as the factor sees it
     unconf = np.maximum(inv_total - conf_total, 0.0)
-    fok = s.alive & np.isin(role, (TIER1, TIER2)) & (pd_factor <= f.max_pd) & (unconf > 0)
+    fok = s.alive & s.upstream & (pd_factor <= f.max_pd) & (unconf > 0)
     put(amount[mk.FACTOR], f.advance_rate * unconf, fok)
     put(rate[mk.FACTOR], b.funding_rate + f.margin + pd_factor * b.lgd, fok)
 
     # banks ration rather than charge above their ceiling (the factor is not a bank)
-    banky = np.ones(mk.N_INSTRUMENTS, bool)
-    banky[mk.FACTOR] = False
-    over = (rate > b.max_rate) & banky[:, None] & (lender != cfg.bank.n_banks)
-    put(rate, np.inf, over | (amount <= 0))
+    put(rate, np.inf, ((rate > b.max_rate) & bank_rated) | (amount <= 0))
     put(amount, 0.0, ~np.isfinite(rate))
-    return pd_bank, fee, app_rate
+    return pd_bank, app_rate
