@@ -53,7 +53,8 @@ def offer_plan(model: SCFModel) -> OfferPlan:
     b, f = cfg.bank, cfg.factoring
     noise_bank = b.screening_sigma * (1.0 - sme.quality)
     noise_factor = b.screening_sigma * (1.0 - sme.quality_factor)
-    via_factor = model.loans.lender[:, mk.CONF] == b.n_banks
+    lender = model.loans.lender.T
+    via_factor = lender[mk.CONF] == b.n_banks
     banky = np.ones(mk.N_INSTRUMENTS, bool)
     banky[mk.FACTOR] = False
     return OfferPlan(
@@ -67,7 +68,7 @@ def offer_plan(model: SCFModel) -> OfferPlan:
         opacity=b.opacity_premium * (1 - sme.quality),
         fee=np.where(sme.waived, 0.0, cfg.guarantor.fee_rate),
         own_core_pd=model.core_pd[net.sme_core],
-        bank_rated=banky[:, None] & (model.loans.lender.T != b.n_banks))
+        bank_rated=banky[:, None] & (lender != b.n_banks))
 
 
 def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np.ndarray,
