@@ -232,48 +232,54 @@ def clear_cells(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
     lender = np.ascontiguousarray(offers.lender.T).ravel()
     taken, amounts = [], []  # each round's funded cells and amounts
     g_room = np.array([guarantor_room])
-    rows = np.flatnonzero(need > 1e-9)  # SMEs in the round, by index
+    offered = np.count_nonzero(np.isfinite(rate), axis=0)  # offers per SME
+    rows = np.flatnonzero((need > 1e-9) & (offered > 0))  # SMEs in the round, by index
     order = priority_order(offers.priority, rows)  # the same, safest first
     remaining = need[rows].astype(float)
+    n_offers = offered[rows]
     left = np.take(rate, rows, axis=1)  # offers not taken yet
     at = np.zeros(n, np.intp)  # scratch: an SME's position in `rows`
     in_round = np.zeros(n, bool)
     g_rank = None
     for r in range(n_instr):
         m = len(rows)
+        if not m:
+            break
         k, rate_r = _cheapest(left)
         left[k, np.arange(m)] = np.inf
         req = np.where(np.isfinite(rate_r) & (remaining > 1e-9),
                        np.minimum(remaining, amount[k * n + rows]), 0.0)
         req = np.maximum(req, 0.0)
-        if not req.any():
-            continue
-        at[rows] = np.arange(m)
-        serve = at[order]  # positions in `rows`, safest first
-        is_g = k == GUAR
-        if is_g.any():
-            ok_g = _accept(np.where(is_g, req, 0.0), serve, None, g_room)
-            req = np.where(is_g, ok_g, req)
-        lend = lender[k * n + rows]
-        acc = _accept(req, serve, lend, lender_room)
-        lender_room -= np.bincount(lend, acc, minlength=len(lender_room))
-        acc_g = acc[is_g]
-        if acc_g.any():
-            # the guarantor's room falls by the sum over every SME whose r-th offer is the
-            # guarantee (zeros for those out of the round), added as that full vector would be
-            if g_rank is None:
-                g_rank = _rank_of(rate, GUAR)
-            at_r = np.flatnonzero(g_rank == r)
-            v = np.zeros(len(at_r))
-            v[np.searchsorted(at_r, rows[is_g])] = acc_g
-            g_room -= v.sum()
-        got = acc != 0
-        taken.append((rows * n_instr + k)[got])
-        amounts.append(acc[got])
-        remaining -= acc
-        keep = np.isfinite(rate_r) & (remaining > 1e-9)
+        if req.any():
+            at[rows] = np.arange(m)
+            serve = at[order]  # positions in `rows`, safest first
+            is_g = k == GUAR
+            if is_g.any():
+                ok_g = _accept(np.where(is_g, req, 0.0), serve, None, g_room)
+                req = np.where(is_g, ok_g, req)
+            lend = lender[k * n + rows]
+            acc = _accept(req, serve, lend, lender_room)
+            lender_room -= np.bincount(lend, acc, minlength=len(lender_room))
+            acc_g = acc[is_g]
+            if acc_g.any():
+                # the guarantor's room falls by the sum over every SME whose r-th offer is
+                # the guarantee (zeros for those out of the round), added as that full
+                # vector would be
+                if g_rank is None:
+                    g_rank = _rank_of(rate, GUAR)
+                at_r = np.flatnonzero(g_rank == r)
+                v = np.zeros(len(at_r))
+                v[np.searchsorted(at_r, rows[is_g])] = acc_g
+                g_room -= v.sum()
+            got = acc != 0
+            taken.append((rows * n_instr + k)[got])
+            amounts.append(acc[got])
+            remaining -= acc
+        # next round: SMEs still in need with an offer left
+        keep = (n_offers > r + 1) & (remaining > 1e-9)
         in_round[rows] = keep
-        rows, remaining, left = rows[keep], remaining[keep], np.compress(keep, left, axis=1)
+        rows, remaining, n_offers = rows[keep], remaining[keep], n_offers[keep]
+        left = np.compress(keep, left, axis=1)
         order = order[in_round[order]]
         in_round[:] = False
     # cells in SME-then-instrument order: sort them as integer keys carrying their position
