@@ -94,8 +94,8 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     }
     lender = model.loans.lender.T
     # (instrument, SME): one instrument's offers are contiguous; returned as (SME, instrument)
-    amount = np.zeros((mk.N_INSTRUMENTS, n))
-    rate = np.full((mk.N_INSTRUMENTS, n), np.inf)
+    amount = np.empty((mk.N_INSTRUMENTS, n))
+    rate = np.empty((mk.N_INSTRUMENTS, n))
     pd_bank, app_rate = np.empty(n), np.empty(n)
     for lo in range(0, n, _BLOCK):
         at = slice(lo, min(lo + _BLOCK, n))
@@ -105,11 +105,6 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     model.fee_rate_now = plan.fee
     return mk.Offers(amount=amount.T, rate=rate.T, lender=model.loans.lender, priority=pd_bank,
                      charges=mk.Charges(app_rate, plan.fee))
-
-
-def put(dst: np.ndarray, values: np.ndarray | float, where: np.ndarray) -> None:
-    """dst[where] = values[where], without gathering the selected SMEs first."""
-    np.copyto(dst, values, where=where)
 
 
 def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, bank_rated: np.ndarray,
@@ -128,35 +123,43 @@ def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, bank_rated: 
     base = b.funding_rate + b.margin
     access = s.bank_access & s.alive
 
+    def offer(k: int, ok: np.ndarray, amt: np.ndarray, r: np.ndarray) -> None:
+        """Offer instrument k where `ok`, unless the amount is nil or a bank's price passes
+        its ceiling (the factor is not a bank): then the rate is inf and the amount nil."""
+        made = ok & (amt > 0)
+        if bank_rated[k].any():
+            made &= ~(bank_rated[k] & (r > b.max_rate))
+        rate[k] = np.where(made, r, np.inf)
+        amount[k] = np.where(made, amt, 0.0)
+
     # confirmed receivables (and bills passed down by tier 1), priced on the core's risk
     conf_total, core_pd = s.conf_total, s.core_pd
-    amount[mk.CONF] = b.advance_rate * conf_total
-    rate[mk.CONF] = s.conf_rate + core_pd * b.lgd
-    put(rate[mk.CONF], np.inf, conf_total <= 0)
+    conf_amt = b.advance_rate * conf_total
+    conf_ok = conf_total > 0
+    offer(mk.CONF, conf_ok, conf_amt, s.conf_rate + core_pd * b.lgd)
 
     # order-stage finance on shared order data; the order is the collateral
     inv_total = s.inv_total
-    order_amt = np.maximum(b.advance_rate * inv_total - amount[mk.CONF], 0.0)
+    order_amt = np.maximum(b.advance_rate * inv_total - conf_amt, 0.0)
     secured_ok = 0.5 * pd_bank <= bank_max_pd  # collateral halves the loss the bank sees
     ok = s.order_ok & access & (order_amt > 0) & secured_ok
-    put(amount[mk.ORDER], order_amt, ok)
-    put(rate[mk.ORDER], base + 0.5 * pd_bank * b.lgd + app_rate, ok)
+    offer(mk.ORDER, ok, order_amt, base + 0.5 * pd_bank * b.lgd + app_rate)
 
     # distributors: prepayment on the core's shared sales data, or pledged inventory
     dist = s.distributor & access & secured_ok
     purchase = cfg.population.cost_share * s.sales
     pre = dist & s.shared
-    put(amount[mk.PREPAY], b.advance_rate * purchase, pre)
-    put(rate[mk.PREPAY], base + 0.5 * (s.own_core_pd + pd_bank) * b.lgd, pre)
-    put(amount[mk.PLEDGE], (1 - b.pledge_haircut) * purchase, dist)
-    put(rate[mk.PLEDGE], base + 0.01 + pd_bank * b.lgd * b.pledge_haircut + app_rate, dist)
+    pre_amt = b.advance_rate * purchase
+    offer(mk.PREPAY, pre, pre_amt, base + 0.5 * (s.own_core_pd + pd_bank) * b.lgd)
+    pledge_amt = (1 - b.pledge_haircut) * purchase
+    offer(mk.PLEDGE, dist, pledge_amt,
+          base + 0.01 + pd_bank * b.lgd * b.pledge_haircut + app_rate)
 
     # unsecured credit: limits grow with what the bank can see
     limit = s.credit_cap - s.credit_out
-    cok = access & (pd_bank <= bank_max_pd) & (limit > 0)
-    put(amount[mk.CREDIT], limit, cok)
-    put(rate[mk.CREDIT], base + pd_bank * b.lgd + s.opacity + app_rate, cok)
-    put(rate[mk.CREDIT], np.inf, cok & (rate[mk.CREDIT] > b.max_rate))
+    credit_rate = base + pd_bank * b.lgd + s.opacity + app_rate
+    cok = access & (pd_bank <= bank_max_pd) & (limit > 0) & ~(credit_rate > b.max_rate)
+    offer(mk.CREDIT, cok, limit, credit_rate)
 
     # guaranteed loans: the guarantor screens on the bank's estimate; delay loses some orders;
     # with additionality it guarantees only what the bank would not lend on its own credit
@@ -164,24 +167,18 @@ def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, bank_rated: 
                      / cfg.population.order_patience_months)
     cap_room = np.maximum(g.per_firm_cap - s.guar_out, 0.0)
     if g.additional_only:
-        bank_own = [mk.CONF, mk.ORDER, mk.PREPAY, mk.PLEDGE, mk.CREDIT]
         own = np.zeros(n)
-        for k in bank_own:  # instrument by instrument, as a row sum adds them
-            own += np.where(np.isfinite(rate[k]), amount[k], 0.0)
+        for k_ok, k_amt in ((conf_ok, conf_amt), (ok, order_amt), (pre, pre_amt),
+                            (dist, pledge_amt), (cok, limit)):  # in instrument order
+            own += np.where(k_ok, k_amt, 0.0)
         cap_room = np.minimum(cap_room, np.maximum(s.need - own, 0.0) / max(in_time, 1e-12))
     gok = (access & (pd_bank <= model.guarantor.max_pd) & (cap_room > 0)
            & (pd_bank * (1 - g.coverage) <= bank_max_pd))
-    fee = s.fee
-    put(amount[mk.GUAR], cap_room * in_time, gok)
-    put(rate[mk.GUAR], base + pd_bank * b.lgd * (1 - g.coverage) + fee + 2 * app_rate, gok)
+    offer(mk.GUAR, gok, cap_room * in_time,
+          base + pd_bank * b.lgd * (1 - g.coverage) + s.fee + 2 * app_rate)
 
     # unconfirmed factoring with recourse, at the SME's risk as the factor sees it
     unconf = np.maximum(inv_total - conf_total, 0.0)
     fok = s.alive & s.upstream & (pd_factor <= f.max_pd) & (unconf > 0)
-    put(amount[mk.FACTOR], f.advance_rate * unconf, fok)
-    put(rate[mk.FACTOR], b.funding_rate + f.margin + pd_factor * b.lgd, fok)
-
-    # banks ration rather than charge above their ceiling (the factor is not a bank)
-    put(rate, np.inf, ((rate > b.max_rate) & bank_rated) | (amount <= 0))
-    put(amount, 0.0, ~np.isfinite(rate))
+    offer(mk.FACTOR, fok, f.advance_rate * unconf, b.funding_rate + f.margin + pd_factor * b.lgd)
     return pd_bank, app_rate
