@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -231,6 +233,31 @@ def _results_dask(client: Any, todo: list[RunSpec], task: Task) -> Iterable[tupl
             client.cancel(list(futures))
 
 
+def _until_interrupted(results: Iterable[tuple[RunSpec, dict]]) -> Iterable[tuple[RunSpec, dict]]:
+    """Yield results until Ctrl-C, which then surfaces as KeyboardInterrupt here.
+
+    Some Python and Dask versions (seen with Python 3.13) swallow the KeyboardInterrupt that
+    SIGINT raises while the client waits on the cluster, and the batch would run to the end; a
+    flag set by our own handler is checked after every stored run instead.
+    """
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        stop.set()
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main else None
+    try:
+        for item in results:
+            yield item
+            if stop.is_set():
+                raise KeyboardInterrupt
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+
+
 def run_plan(
     plan: Plan,
     out: str | Path,
@@ -281,7 +308,7 @@ def run_plan(
                 results = (
                     _results_serial(todo, task) if serial else _results_dask(client, todo, task)
                 )
-                for spec, outcome in results:
+                for spec, outcome in _until_interrupted(results):
                     kind = _record(store, spec, outcome)
                     counts[kind] += 1
                     if kind == "lost":
