@@ -37,6 +37,22 @@ class Cohort:
 EMPTY = Cohort(_NO_CELLS, _NO_CELLS, _NO_CELLS, _NO_AMOUNTS, _NO_AMOUNTS)
 
 
+def strided_total(block: np.ndarray) -> float:
+    """The sum NumPy gives for an (n, k) block that is a strided slice of a larger array.
+
+    NumPy copies such a block through its buffer (`np.getbufsize()` elements, whole rows),
+    sums each buffer pairwise and adds those sums in order; this does the same on a
+    contiguous block, so that a sparse book totals exactly as the full array did.
+    """
+    flat = np.ascontiguousarray(block).ravel()
+    size = max(np.getbufsize() // block.shape[1], 1) * block.shape[1]
+    whole = len(flat) // size * size
+    parts = flat[:whole].reshape(-1, size).sum(axis=1)
+    if whole < len(flat):
+        parts = np.append(parts, flat[whole:].sum())
+    return float(np.cumsum(parts)[-1]) if len(parts) else 0.0
+
+
 class LoanBook:
     """Amounts due, principal and guarantee fees by (SME, instrument, maturity slot)."""
 
@@ -51,9 +67,8 @@ class LoanBook:
         self.cohorts = [EMPTY] * self.slots
         self._fee = np.zeros((self.slots, n_smes))
         self.fee = self._fee.T  # (n, slots) guarantee fees owed to the guarantor
-        # guaranteed principal by (SME, slot), a strided view like a column of the full
-        # (SME, instrument, slot) book, so that NumPy sums its total the same way
-        self._guar = np.zeros((n_smes, self.slots + 1))[:, :self.slots]
+        self._by_instrument = [[_NO_CELLS] * N_INSTRUMENTS] * self.slots  # cohort positions
+        self._guar = np.zeros((n_smes, self.slots))  # guaranteed principal by (SME, slot)
 
     def write_slot(self, month: int) -> int:
         return month % self.slots
@@ -72,6 +87,9 @@ class LoanBook:
         g = inst == GUAR
         interest[g] -= f[g] * fee_rate[rows[g]] * years
         self.cohorts[s] = Cohort(funded.cells, rows, inst, f + np.maximum(interest, 0.0), f)
+        by_inst = np.argsort(inst.astype(np.int8), kind="stable")
+        ends = np.cumsum(np.bincount(inst, minlength=N_INSTRUMENTS))
+        self._by_instrument[s] = np.split(by_inst, ends[:-1])
         self._fee[s] = funded.column(GUAR) * fee_rate * years
         self._guar[rows[g], s] = f[g]
 
@@ -82,6 +100,7 @@ class LoanBook:
         self._guar[c.sme[g], s] = 0.0
         self._fee[s] = 0.0
         self.cohorts[s] = EMPTY
+        self._by_instrument[s] = [_NO_CELLS] * N_INSTRUMENTS
 
     def due_by_sme(self, s: int) -> np.ndarray:
         """What each SME owes on the loans of slot s (its instruments added in order)."""
@@ -93,13 +112,14 @@ class LoanBook:
         if instrument is None:
             return self.principal.sum(axis=(1, 2))
         out = np.zeros(self.n)
-        for c in self.cohorts:  # slot by slot, as a sum over the slot axis adds them
-            sel = c.instrument == instrument
-            out[c.sme[sel]] += c.principal[sel]
+        for c, by_inst in zip(self.cohorts, self._by_instrument, strict=True):
+            at = by_inst[instrument]  # slot by slot, as a sum over the slot axis adds them
+            out[c.sme[at]] += c.principal[at]
         return out
 
     def guaranteed_outstanding(self) -> float:
-        return float(self._guar.sum())
+        """Total guaranteed principal, added as NumPy adds that column of the full book."""
+        return strided_total(self._guar)
 
     def principal_of(self, sme: int) -> np.ndarray:
         """One SME's principal by (instrument, slot)."""

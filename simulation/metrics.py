@@ -69,9 +69,19 @@ class Recorder:
         self.status: list[np.ndarray] = []
         self.public_cost = 0.0
 
-    def _by_group(self, x: np.ndarray) -> np.ndarray:
-        g = np.bincount(self.group_of, x, minlength=len(GROUPS))
+    def _by_group(self, x: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+        """Totals of x: all SMEs, then each group. `at` (ascending) holds every SME where x
+        is not zero, when few are: the groups' sums then skip the zeros, which add nothing."""
+        if at is None:
+            g = np.bincount(self.group_of, x, minlength=len(GROUPS))
+        else:
+            g = np.bincount(self.group_of[at], x[at], minlength=len(GROUPS))
         g[0] = x.sum()
+        return g
+
+    def _count(self, mask: np.ndarray) -> np.ndarray:
+        g = np.bincount(self.group_of[mask], minlength=len(GROUPS)).astype(float)
+        g[0] = np.count_nonzero(mask)
         return g
 
     def record(self, r: MonthRecord) -> None:
@@ -89,21 +99,23 @@ class Recorder:
         interest = np.bincount(sme[loan], (funded * np.where(finite, rate - r.charges[sme, inst],
                                                               0.0))[loan], minlength=n)
         g_out = m.loans.outstanding(4)  # guaranteed_loan
+        borrowers = sme[np.r_[True, sme[1:] != sme[:-1]]] if len(sme) else sme
         cols = {
-            "n_active": self._by_group(m.sme.alive.astype(float)),
-            "n_need": self._by_group(has_need.astype(float)),
-            "n_funded": self._by_group(full.astype(float)),
+            "n_active": self._count(m.sme.alive),
+            "n_need": self._count(has_need),
+            "n_funded": self._count(full),
             "need": self._by_group(r.need),
             "funded": self._by_group(np.minimum(funded_tot, r.need)),
-            "cost": self._by_group(cost),
-            "loan_interest": self._by_group(interest),
-            "loan_volume": self._by_group(np.bincount(sme[loan], funded[loan], minlength=n)),
+            "cost": self._by_group(cost, borrowers),
+            "loan_interest": self._by_group(interest, borrowers),
+            "loan_volume": self._by_group(np.bincount(sme[loan], funded[loan], minlength=n),
+                                          borrowers),
             "lost_output": self._by_group(r.sales * (1 - r.delivered_share)),
-            "sme_defaults": self._by_group(r.defaulted.astype(float)),
+            "sme_defaults": self._count(r.defaulted),
             "guarantee_outstanding": self._by_group(g_out),
         }
         for k, name in enumerate(VOLUME_COLUMNS):
-            cols[name] = self._by_group(r.funded.column(k))
+            cols[name] = self._by_group(r.funded.column(k), sme[inst == k])
         public = r.subsidy + r.reimbursement
         self.public_cost += public
         g = m.guarantor

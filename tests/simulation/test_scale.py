@@ -10,6 +10,7 @@ from mesa.experimental.mesa_signals import ModelSignals
 from simulation import market as mk
 from simulation import offers
 from simulation.agents import SME, CoreFirm
+from simulation.loans import strided_total
 from simulation.market import GUAR, N_INSTRUMENTS
 from simulation.model import SCFModel
 from simulation.scenario import load_scenario
@@ -165,3 +166,12 @@ def test_results_do_not_depend_on_the_block_size(monkeypatch):
         pd.testing.assert_frame_equal(f, frame, check_exact=True)
         assert json.dumps(s, sort_keys=True) == json.dumps(summary, sort_keys=True)
         assert np.array_equal(b, balance)
+
+
+def test_loan_book_total_adds_as_numpy_adds_a_column_of_the_full_book():
+    rng = np.random.default_rng(10)
+    for n in (1, 700, 2048, 2049, 9000, 60_000):
+        for slots in (2, 4, 7):
+            full = rng.lognormal(3, 2, (n, N_INSTRUMENTS, slots))
+            full[rng.random(full.shape) < 0.7] = 0.0
+            assert strided_total(full[:, GUAR, :]) == full[:, GUAR, :].sum()
