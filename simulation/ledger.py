@@ -38,7 +38,8 @@ class Ledger:
         """Move `amount` from `src` to `dst` (scalars or aligned vectors); amounts are >= 0.
 
         Each account moves by the sum of its amounts, added in the order given, so a transfer
-        gives the same balances however long the array of accounts is.
+        gives the same balances however long the array of accounts is; zero amounts, which
+        add nothing, are left out when most amounts are zero.
         """
         amount = np.asarray(amount, dtype=float)
         if amount.size == 0:
@@ -46,13 +47,21 @@ class Ledger:
         flat = amount.ravel()
         if flat.min() < 0:
             raise ValueError(f"negative transfer in {kind}")
+        self.flows[kind] += float(amount.sum())
+        src, dst = np.asarray(src), np.asarray(dst)
+        if flat.size > 64:
+            moved = np.flatnonzero(flat)
+            if len(moved) < flat.size // 2:
+                flat = flat[moved]
+                src = src if src.size == 1 else src.ravel()[moved]
+                dst = dst if dst.size == 1 else dst.ravel()[moved]
+                if not flat.size:
+                    return
         self._post(src, flat, -1.0)
         self._post(dst, flat, 1.0)
-        self.flows[kind] += float(amount.sum())
 
-    def _post(self, accounts: np.ndarray | int, flat: np.ndarray, sign: float) -> None:
+    def _post(self, accounts: np.ndarray, flat: np.ndarray, sign: float) -> None:
         """Add sign x (each account's amounts summed in order) to the accounts' balances."""
-        accounts = np.asarray(accounts)
         if accounts.ndim == 0:
             total = np.cumsum(flat)[-1] if len(flat) > 1 else flat[0]
             self.balance[accounts] += sign * total
