@@ -232,12 +232,11 @@ def clear_cells(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
     lender = np.ascontiguousarray(offers.lender.T).ravel()
     taken, amounts = [], []  # each round's funded cells and amounts
     g_room = np.array([guarantor_room])
-    offered = np.count_nonzero(np.isfinite(rate), axis=0)  # offers per SME
-    rows = np.flatnonzero((need > 1e-9) & (offered > 0))  # SMEs in the round, by index
+    first, first_rate = _cheapest(rate)  # every SME's cheapest offer
+    rows = np.flatnonzero((need > 1e-9) & np.isfinite(first_rate))  # SMEs in the round
     order = priority_order(offers.priority, rows)  # the same, safest first
     remaining = need[rows].astype(float)
-    n_offers = offered[rows]
-    left = np.take(rate, rows, axis=1)  # offers not taken yet
+    left = None  # offers not taken yet, from the second round on
     at = np.zeros(n, np.intp)  # scratch: an SME's position in `rows`
     in_round = np.zeros(n, bool)
     g_rank = None
@@ -245,8 +244,15 @@ def clear_cells(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
         m = len(rows)
         if not m:
             break
-        k, rate_r = _cheapest(left)
-        left[k, np.arange(m)] = np.inf
+        if r == 0:
+            k, rate_r = first[rows], first_rate[rows]
+        else:
+            if left is None:
+                left = np.take(rate, rows, axis=1)
+                left[first[rows], np.arange(m)] = np.inf
+                n_offers = np.count_nonzero(np.isfinite(left), axis=0) + 1
+            k, rate_r = _cheapest(left)
+            left[k, np.arange(m)] = np.inf
         req = np.where(np.isfinite(rate_r) & (remaining > 1e-9),
                        np.minimum(remaining, amount[k * n + rows]), 0.0)
         req = np.maximum(req, 0.0)
@@ -276,10 +282,14 @@ def clear_cells(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
             amounts.append(acc[got])
             remaining -= acc
         # next round: SMEs still in need with an offer left
-        keep = (n_offers > r + 1) & (remaining > 1e-9)
+        if left is None:
+            keep = remaining > 1e-9
+            keep[keep] = np.count_nonzero(np.isfinite(rate[:, rows[keep]]), axis=0) > 1
+        else:
+            keep = (n_offers > r + 1) & (remaining > 1e-9)
+            n_offers, left = n_offers[keep], np.compress(keep, left, axis=1)
         in_round[rows] = keep
-        rows, remaining, n_offers = rows[keep], remaining[keep], n_offers[keep]
-        left = np.compress(keep, left, axis=1)
+        rows, remaining = rows[keep], remaining[keep]
         order = order[in_round[order]]
         in_round[:] = False
     # cells in SME-then-instrument order: sort them as integer keys carrying their position

@@ -45,6 +45,7 @@ class OfferPlan:
     fee: np.ndarray  # guarantee fee
     own_core_pd: np.ndarray  # PD of the SME's main core
     bank_rated: np.ndarray  # (I, n): offers priced by a bank (which rations above max_rate)
+    edge_pd: np.ndarray  # per trade edge: PD of the core behind its confirmation or bill
 
 
 def offer_plan(model: SCFModel) -> OfferPlan:
@@ -68,7 +69,9 @@ def offer_plan(model: SCFModel) -> OfferPlan:
         opacity=b.opacity_premium * (1 - sme.quality),
         fee=np.where(sme.waived, 0.0, cfg.guarantor.fee_rate),
         own_core_pd=model.core_pd[net.sme_core],
-        bank_rated=banky[:, None] & (lender != b.n_banks))
+        bank_rated=banky[:, None] & (lender != b.n_banks),
+        edge_pd=np.where(model.edge_core >= 0, model.core_pd[np.maximum(model.edge_core, 0)],
+                         model.core_pd[np.maximum(model.bill_core, 0)]))
 
 
 def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np.ndarray,
@@ -77,14 +80,13 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     sme, n, plan = model.sme, model.n, model.offer_plan
     z = model.streams["screening"].standard_normal(n)  # the month's draws, all at once
     # what needs more than the SME's own row: sums over its trade edges and its loans
-    conf_total = _by_seller(model, confirmed + bills)
-    edge_pd = model.core_pd[np.maximum(model.edge_core, 0)]
-    edge_pd = np.where(model.edge_core >= 0, edge_pd, model.core_pd[np.maximum(
-        model.bill_core, 0)])
-    core_pd = np.divide(_by_seller(model, (confirmed + bills) * edge_pd), conf_total,
+    backed = confirmed + bills
+    conf_total = _by_seller(model, backed)
+    core_pd = np.divide(_by_seller(model, backed * plan.edge_pd), conf_total,
                         out=np.zeros(n), where=conf_total > 0)
     columns = {
-        **{k.name: getattr(plan, k.name) for k in fields(plan) if k.name != "bank_rated"},
+        **{k.name: getattr(plan, k.name) for k in fields(plan)
+           if k.name not in ("bank_rated", "edge_pd")},
         "pd": sme.pd, "quality": sme.quality, "z": z, "need": need, "sales": sales,
         "alive": sme.alive, "bank_access": sme.bank_access, "order_ok": sme.order_ok,
         "shared": sme.shared, "conf_total": conf_total, "core_pd": core_pd,
