@@ -58,22 +58,25 @@ def produce(model: SCFModel, sales: np.ndarray, outlay: np.ndarray, reserve: np.
 
     # bills split from tier-1 confirmations go to tier 2, paid by the core on the due date
     e2 = model.to_sme
-    b2 = np.minimum(bills[e2], amt[e2])
     t1 = net.edge_buyer[e2]
-    passed = np.bincount(t1, b2, minlength=n)
-    has_primary = model.primary_edge >= 0
-    room = np.zeros(n)
-    pe = model.primary_edge[has_primary]
-    room[has_primary] = np.maximum(amt[pe] - conf[pe], 0.0)
-    scale = np.divide(room, passed, out=np.ones(n), where=passed > room)
-    b2 = b2 * np.minimum(scale, 1.0)[t1]
-    passed = np.bincount(t1, b2, minlength=n)
-    model.bills[e2, due] += b2
-    model.recv[e2, due] += amt[e2] - b2
+    from_core = np.zeros_like(amt)
+    if cfg.core.supply_chain_bills:  # (without them there are none: nothing to split)
+        b2 = np.minimum(bills[e2], amt[e2])
+        passed = np.bincount(t1, b2, minlength=n)
+        has_primary = model.primary_edge >= 0
+        room = np.zeros(n)
+        pe = model.primary_edge[has_primary]
+        room[has_primary] = np.maximum(amt[pe] - conf[pe], 0.0)
+        scale = np.divide(room, passed, out=np.ones(n), where=passed > room)
+        b2 = b2 * np.minimum(scale, 1.0)[t1]
+        passed = np.bincount(t1, b2, minlength=n)
+        model.bills[e2, due] += b2
+        model.recv[e2, due] += amt[e2] - b2
+        from_core[pe] = passed[has_primary]
+    else:
+        model.recv[e2, due] += amt[e2]
 
     # core edges: confirmed part on time, the rest late with the late-payment probability
-    from_core = np.zeros_like(amt)
-    from_core[pe] = passed[has_primary]
     unconf = np.where(e_core, np.maximum(amt - conf - from_core, 0.0), 0.0)
     draw = model.streams["late"].random(len(amt))
     would_be_late = draw < cfg.payment.late_share
