@@ -236,15 +236,14 @@ def _results_dask(client: Any, todo: list[RunSpec], task: Task) -> Iterable[tupl
 def _until_interrupted(results: Iterable[tuple[RunSpec, dict]]) -> Iterable[tuple[RunSpec, dict]]:
     """Yield results until Ctrl-C, which then surfaces as KeyboardInterrupt here.
 
-    Some Python and Dask versions (seen with Python 3.13) swallow the KeyboardInterrupt that
-    SIGINT raises while the client waits on the cluster, and the batch would run to the end; a
-    flag set by our own handler is checked after every stored run instead.
+    A KeyboardInterrupt raised at an arbitrary point was swallowed by Python 3.13 while the
+    client waited on the cluster (the batch ran to the end), or surfaced inside the cluster's
+    clean-up. Our handler only sets a flag, checked after every stored run.
     """
     stop = threading.Event()
 
     def on_sigint(signum: int, frame: Any) -> None:
         stop.set()
-        raise KeyboardInterrupt
 
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if main else None
@@ -256,6 +255,9 @@ def _until_interrupted(results: Iterable[tuple[RunSpec, dict]]) -> Iterable[tupl
     finally:
         if main:
             signal.signal(signal.SIGINT, previous)
+        close = getattr(results, "close", None)
+        if close is not None:  # cancel what is left while the client is still open
+            close()
 
 
 def run_plan(
