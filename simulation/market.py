@@ -145,7 +145,10 @@ def priority_order(priority: np.ndarray, idx: np.ndarray) -> np.ndarray:
     lead = key >> bits
     tie = lead[1:] == lead[:-1]
     if tie.any():  # equal leading bits are adjacent: each value of `lead` is one run
-        at = np.flatnonzero(np.r_[tie, False] | np.r_[False, tie])
+        in_run = np.zeros(m, bool)
+        in_run[:-1] = tie
+        in_run[1:] |= tie
+        at = np.flatnonzero(in_run)
         o[at] = o[at][np.lexsort((o[at], p[o[at]], lead[at]))]
     return idx[o]
 
@@ -166,10 +169,14 @@ def _accept(request: np.ndarray, order: np.ndarray, group: np.ndarray | None,
         key = g.astype(np.int16) if g.min() >= 0 and g.max() < 2**15 else g
         by_group = np.argsort(key, kind="stable")  # small keys sort by radix, in linear time
         order, req, g = order[by_group], req[by_group], g[by_group]
-    cs = np.cumsum(req)
-    starts = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
-    base = np.repeat(np.r_[0.0, cs[starts[1:] - 1]], np.diff(np.r_[starts, len(order)]))
-    before = cs - req - base
+    cs = np.cumsum(req)  # running total over the groups in turn; each group starts from its base
+    if group is None:
+        before = cs - req  # (its base is zero)
+    else:
+        cut = np.flatnonzero(g[1:] != g[:-1]) + 1
+        base = np.repeat(np.concatenate(([0.0], cs[cut - 1])),
+                         np.diff(np.concatenate(([0], cut, [len(order)]))))
+        before = cs - req - base
     accepted[order] = np.clip(np.maximum(room[g], 0.0) - before, 0.0, req)
     return accepted
 
