@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from analysis.batch import run_plan
-from analysis.errors import user_errors
+from analysis.errors import batch_interrupt, user_errors
 from analysis.experiment import load_experiment
 from analysis.store import Store, load_failures, load_plan
 from simulation.scenario import ConfigError
@@ -62,24 +62,16 @@ def batch(
     ] = True,
 ) -> None:
     """Run an experiment into a results store."""
-    try:
-        with user_errors():
-            plan = load_experiment(experiment)
-            report = run_plan(
-                plan,
-                out,
-                workers=workers,
-                scheduler=scheduler,
-                retry_failed=retry_failed,
-                progress=progress,
-            )
-    except KeyboardInterrupt:
-        typer.echo(
-            f"interrupted: finished runs are kept in {out}; run the same command again "
-            f"to finish the rest",
-            err=True,
+    with batch_interrupt(out), user_errors():
+        plan = load_experiment(experiment)
+        report = run_plan(
+            plan,
+            out,
+            workers=workers,
+            scheduler=scheduler,
+            retry_failed=retry_failed,
+            progress=progress,
         )
-        raise typer.Exit(130) from None
     typer.echo(
         f"{plan.name}: {report.planned} runs, {report.ok_total} ok, {report.failed_total} "
         f"failed{f', {report.lost} pending' if report.lost else ''} "

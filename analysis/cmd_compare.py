@@ -13,7 +13,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from analysis.errors import user_errors
+from analysis.errors import batch_interrupt, user_errors
 from analysis.store import load_failures
 from simulation.scenario import ConfigError, parse_overrides
 
@@ -305,15 +305,8 @@ def sensitivity(
         )  # fmt: skip
         if report is not None and report.suffix.lower() not in (".html", ".htm"):
             raise ConfigError(f"--report {report}: must end in .html")
-        try:
+        with batch_interrupt(out):
             result, batch = run_study(study, out, workers=workers, progress=progress, metric=metric)
-        except KeyboardInterrupt:
-            typer.echo(
-                f"interrupted: finished runs are kept in {out}; run the same command again "
-                f"to finish the rest",
-                err=True,
-            )
-            raise typer.Exit(130) from None
     typer.echo(
         f"{study.name()}: {batch.planned} runs, {batch.ran} run now in "
         f"{batch.seconds:.1f} s -> {out}",

@@ -12,6 +12,17 @@ from simulation.scenario import ConfigError
 
 
 @contextmanager
+def batch_interrupt(out: object) -> Iterator[None]:
+    """Inside this block Ctrl-C ends a batch with exit 130, saying the finished runs are kept."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        sys.stderr.write(f"interrupted: finished runs are kept in {out}; run the same command "
+                         f"again to finish the rest\n")
+        raise typer.Exit(130) from None
+
+
+@contextmanager
 def user_errors() -> Iterator[None]:
     """Inside this block a ConfigError ends the command with its message and exit code 2."""
     try:
