@@ -10,11 +10,9 @@ cluster, or after any number of interruptions.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 import traceback
@@ -34,6 +32,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from analysis.cluster import dask_client
 from analysis.experiment import Plan, RunSpec
 from analysis.store import Store
 from simulation.scenario import ConfigError
@@ -101,95 +100,6 @@ def _record(store: Store, spec: RunSpec, out: dict[str, Any]) -> str:
         }
     )
     return "ok" if out["ok"] else "failed"
-
-
-@contextmanager
-def _worker_environment(env: dict[str, Any]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update({k: str(v) for k, v in env.items()})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def local_cluster(n: int) -> Any:
-    """A LocalCluster of `n` single-threaded worker processes on 127.0.0.1, quick to start.
-
-    Workers are forked from a fork server that has imported the model once (where the platform
-    has one), instead of each spawned worker importing it again: on 2 busy cores this cut the
-    start-up from 14-26 s to 8-9 s and the shutdown from 2-4 s to 0.2 s. The fork server starts
-    with the workers' environment (one BLAS thread per worker), as spawned workers would.
-    """
-    import multiprocessing
-
-    import dask
-    from distributed import LocalCluster
-    from distributed.utils import get_mp_context
-
-    options: dict[str, Any] = {
-        # Dask's statistical profiler samples each worker's stack every 10 ms: measured here,
-        # it made a 0.45 s run take 0.85 s
-        "distributed.worker.profile.enabled": False,
-    }
-    forkserver = "forkserver" in multiprocessing.get_all_start_methods()
-    if forkserver:
-        options["distributed.worker.multiprocessing-method"] = "forkserver"
-    # Dask's worker environment (one BLAS/OpenMP thread per worker) but not its
-    # MALLOC_TRIM_THRESHOLD_=65536: measured here, that glibc setting made a run of 10,000 SMEs
-    # take 25-35% more CPU on a worker than in a plain process (its large NumPy temporaries
-    # are then mapped and unmapped every time)
-    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
-    env.pop("MALLOC_TRIM_THRESHOLD_", None)
-    options["distributed.nanny.pre-spawn-environ"] = env
-    with dask.config.set(options), _worker_environment(env):
-        if forkserver:
-            get_mp_context().set_forkserver_preload(
-                ["distributed", "simulation.runner", "analysis.batch"]
-            )
-        return LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            # the scheduler's HTTP routes (health, metrics) always listen: on a free port, so
-            # a second batch or any other program on 8787 causes no clash and no warning
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.CRITICAL,  # no worker tracebacks racing the shutdown
-        )
-
-
-@contextmanager
-def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    """A dask.distributed Client: on `scheduler`, else on a LocalCluster of worker processes."""
-    from distributed import Client
-
-    if scheduler is not None:
-        try:
-            client = Client(scheduler, timeout="10s", set_as_default=False)
-        except (OSError, TimeoutError) as exc:
-            raise ConfigError(
-                f"--scheduler {scheduler}: cannot connect ({str(exc).splitlines()[0]})"
-            ) from None
-        if not client.scheduler_info()["workers"]:
-            sys.stderr.write(f"{scheduler} has no workers yet: waiting for some to join\n")
-        try:
-            yield client
-        finally:
-            client.close()
-        return
-    cluster = local_cluster(workers or os.cpu_count() or 1)
-    client = Client(cluster, set_as_default=False)
-    try:
-        yield client
-    finally:
-        client.close()
-        cluster.close()
 
 
 def _progress(enabled: bool) -> Progress:

@@ -27,21 +27,18 @@ def main() -> None:
 
 
 def _register() -> None:
-    from analysis import cmd_run
+    """Add every command. Command modules import the model and pandas only inside their
+    functions, so `scf --help` answers in a fraction of a second and batch workers, which
+    import this module again, stay light."""
+    from analysis import cmd_batch, cmd_compare, cmd_dashboard, cmd_run, cmd_scenarios
 
     app.command("run", help=cmd_run.HELP)(cmd_run.run)
-    from analysis import cmd_batch
-
     app.command("batch", help=cmd_batch.BATCH_HELP)(cmd_batch.batch)
     app.command("results", help=cmd_batch.RESULTS_HELP)(cmd_batch.results)
-    from analysis import cmd_compare
-
     app.command("compare", help=cmd_compare.COMPARE_HELP)(cmd_compare.compare)
     app.command("sensitivity", help=cmd_compare.SENSITIVITY_HELP)(cmd_compare.sensitivity)
-    from analysis import cmd_dashboard; app.command("dashboard", help=cmd_dashboard.HELP)(cmd_dashboard.dashboard)  # noqa: E501, E702, I001
-    from analysis import cmd_scenarios; cmd_scenarios.register(app)  # noqa: E702, I001
-    # Further commands register here, one line each: batch, results, compare, sensitivity,
-    # scenarios, validate, replicate, dashboard.
+    app.command("dashboard", help=cmd_dashboard.HELP)(cmd_dashboard.dashboard)
+    cmd_scenarios.register(app)
 
 
 _register()

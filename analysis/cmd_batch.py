@@ -11,11 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from analysis.batch import run_plan
+from analysis.cluster import start_fork_server
 from analysis.errors import batch_interrupt, user_errors
-from analysis.experiment import load_experiment
-from analysis.store import Store, load_failures, load_plan
-from simulation.scenario import ConfigError
 
 BATCH_HELP = (
     "Run an experiment (scenarios x sweep points x seeds) on Dask into a results store.\n\n"
@@ -62,6 +59,12 @@ def batch(
     ] = True,
 ) -> None:
     """Run an experiment into a results store."""
+    if workers != 0 and scheduler is None:
+        start_fork_server()  # the workers import the model while this process reads the plan
+    from analysis.batch import run_plan
+    from analysis.experiment import load_experiment
+    from analysis.store import load_failures
+
     with batch_interrupt(out), user_errors():
         plan = load_experiment(experiment)
         report = run_plan(
@@ -109,7 +112,8 @@ def results(
     ] = None,
 ) -> None:
     """Show what a results store holds."""
-    from analysis.store import load_summaries
+    from analysis.store import Store, load_failures, load_plan, load_summaries
+    from simulation.scenario import ConfigError
 
     with user_errors():
         opened = Store.open(store)

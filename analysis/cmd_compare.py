@@ -13,9 +13,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from analysis.cluster import start_fork_server
 from analysis.errors import batch_interrupt, user_errors
-from analysis.store import load_failures
-from simulation.scenario import ConfigError, parse_overrides
 
 COMPARE_HELP = """Compare policies with a baseline in a results store, paired by seed.
 
@@ -172,6 +171,7 @@ def _print_comparison(comparison, console: Console) -> None:
 def _pick_sensitivity(results: Path, name: str | None, baseline: str):
     """The named study, else one on the baseline's scenario (the last by name), else None."""
     from analysis.sensitivity import load_result, studies
+    from simulation.scenario import ConfigError
 
     if name is not None:
         return load_result(results, name)
@@ -230,6 +230,7 @@ def compare(
 ) -> None:
     """Compare policies with a baseline, paired by seed."""
     from analysis.compare import compare_store
+    from simulation.scenario import ConfigError
 
     with user_errors():
         comparison = compare_store(
@@ -295,7 +296,11 @@ def sensitivity(
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Rank which parameters move credit access most."""
+    if workers != 0:
+        start_fork_server()  # the workers import the model while this process reads the study
     from analysis.sensitivity import make_study, run_study
+    from analysis.store import load_failures
+    from simulation.scenario import ConfigError, parse_overrides
 
     with user_errors():
         study = make_study(

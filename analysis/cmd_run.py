@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.table import Table
 
 from analysis.errors import user_errors
-from simulation.scenario import load_scenario, parse_overrides, to_yaml
 
 HELP = """Run one simulation of SCENARIO (a file or a library name) and write its results.
 
@@ -62,6 +61,7 @@ def run(
 ) -> None:
     from simulation.metrics import GROUPS  # the model loads only when a run is asked for
     from simulation.runner import run_one
+    from simulation.scenario import load_scenario, parse_overrides
 
     with user_errors():
         cfg = load_scenario(scenario, parse_overrides(set_))
@@ -94,6 +94,8 @@ def run(
 
 def write_run(result, out: Path) -> None:
     """Write the three files atomically: a half-written directory is never left behind."""
+    from simulation.scenario import to_yaml
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

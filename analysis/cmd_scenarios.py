@@ -11,11 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from analysis import library
 from analysis.errors import user_errors
-from analysis.replicate import PACKAGE, PRE, as_records, fmt
-from analysis.replicate import replicate as run_replicate
-from simulation.scenario import parse_overrides
 
 SCENARIOS_HELP = """The scenario library: baselines, levers, pilot chains and policy packages.
 
@@ -59,6 +55,8 @@ scenarios_app = typer.Typer(help=SCENARIOS_HELP, no_args_is_help=True, add_compl
 
 @scenarios_app.command("list", help=LIST_HELP)
 def list_() -> None:
+    from analysis import library
+
     table = Table(title="scenario library (scenarios/)")
     for col in ("name", "chain type", "description"):
         table.add_column(col)
@@ -75,6 +73,9 @@ def show(
         list[str] | None, typer.Option("--set", help="override a parameter, PATH=VALUE; repeatable")
     ] = None,
 ) -> None:
+    from analysis import library
+    from simulation.scenario import parse_overrides
+
     with user_errors():
         text = library.show(name, parse_overrides(set_))
     sys.stdout.write(text)
@@ -83,6 +84,8 @@ def show(
 def validate(
     files: Annotated[list[str], typer.Argument(help="scenario files (or library names)")],
 ) -> None:
+    from analysis import library
+
     bad = 0
     for f in files:
         found = library.problems(f)
@@ -107,6 +110,9 @@ def replicate(
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
 ) -> None:
+    from analysis.replicate import PACKAGE, PRE, as_records, fmt
+    from analysis.replicate import replicate as run_replicate
+
     rows, runs = run_replicate(seeds, months)
     if json_:
         sys.stdout.write(json.dumps(as_records(rows), indent=2) + "\n")

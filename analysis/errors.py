@@ -8,8 +8,6 @@ from contextlib import contextmanager
 
 import typer
 
-from simulation.scenario import ConfigError
-
 
 @contextmanager
 def batch_interrupt(out: object) -> Iterator[None]:
@@ -17,14 +15,18 @@ def batch_interrupt(out: object) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        sys.stderr.write(f"interrupted: finished runs are kept in {out}; run the same command "
-                         f"again to finish the rest\n")
+        sys.stderr.write(
+            f"interrupted: finished runs are kept in {out}; run the same command "
+            f"again to finish the rest\n"
+        )
         raise typer.Exit(130) from None
 
 
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Inside this block a ConfigError ends the command with its message and exit code 2."""
+    from simulation.scenario import ConfigError  # here, so that `scf --help` stays quick
+
     try:
         yield
     except ConfigError as exc:

@@ -67,13 +67,25 @@ def child_scf(n: int, months: int, seed: int) -> dict:
         model.step()
     t2 = time.perf_counter()
     rec = model.recorder
-    result = RunResult(config=cfg, seed=seed, months=months, monthly=rec.frame(),
-                       summary=_clean(rec.summary()), status=np.stack(rec.status))
+    result = RunResult(
+        config=cfg,
+        seed=seed,
+        months=months,
+        monthly=rec.frame(),
+        summary=_clean(rec.summary()),
+        status=np.stack(rec.status),
+    )
     t3, c3 = time.perf_counter(), time.process_time()
-    return {"setup": t1 - t0, "steps": t2 - t1, "result": t3 - t2, "total": t3 - t0,
-            "cpu": c3 - c0,
-            "peak_gib": _peak_rss_gib(), "n_agents": len(model.agents),
-            "credit_access_rate": result.summary["credit_access_rate"]}
+    return {
+        "setup": t1 - t0,
+        "steps": t2 - t1,
+        "result": t3 - t2,
+        "total": t3 - t0,
+        "cpu": c3 - c0,
+        "peak_gib": _peak_rss_gib(),
+        "n_agents": len(model.agents),
+        "credit_access_rate": result.summary["credit_access_rate"],
+    }
 
 
 def child_boltzmann(n: int, steps: int) -> dict:
@@ -84,14 +96,23 @@ def child_boltzmann(n: int, steps: int) -> dict:
     c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(steps):
         model.step()
-    return {"steps": time.perf_counter() - t0, "cpu": time.process_time() - c0,
-            "peak_gib": _peak_rss_gib()}
+    return {
+        "steps": time.perf_counter() - t0,
+        "cpu": time.process_time() - c0,
+        "peak_gib": _peak_rss_gib(),
+    }
 
 
 def _in_subprocess(*args: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, __file__, "--child", *args], check=True, env=env,
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", *args],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -101,9 +122,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     p.add_argument("--months", type=int, default=36)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--boltzmann-steps", type=int, default=None,
-                   help="Boltzmann steps timed per size (default: as many as months; its later "
-                        "steps are faster, as wealth concentrates); 0 skips the comparison")
+    p.add_argument(
+        "--boltzmann-steps",
+        type=int,
+        default=None,
+        help="Boltzmann steps timed per size (default: as many as months; its later "
+        "steps are faster, as wealth concentrates); 0 skips the comparison",
+    )
     p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.boltzmann_steps is None:
@@ -115,22 +140,30 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(res))
         return
 
-    print(f"SCF-Sim scale benchmark: scenario {scenario_name()}, {a.months} months, seed {a.seed}; "
-          f"Boltzmann: {a.boltzmann_steps} steps")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, {platform.platform()}")
+    print(
+        f"SCF-Sim scale benchmark: scenario {scenario_name()}, {a.months} months, seed {a.seed}; "
+        f"Boltzmann: {a.boltzmann_steps} steps"
+    )
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, {platform.platform()}"
+    )
     print(f"load average before: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
-    head = (f"{'SMEs':>9} {'set-up s':>8} {'s/month':>7} {'total s':>7} {'cpu s':>6} "
-            f"{'peak GiB':>8} {'SME-mo/s':>9} {'steps':>9} | {'Boltzmann':>9} {'ratio':>6} "
-            f"{'steps':>6}")
+    head = (
+        f"{'SMEs':>9} {'set-up s':>8} {'s/month':>7} {'total s':>7} {'cpu s':>6} "
+        f"{'peak GiB':>8} {'SME-mo/s':>9} {'steps':>9} | {'Boltzmann':>9} {'ratio':>6} "
+        f"{'steps':>6}"
+    )
     print(head)
     print("-" * len(head))
     rows = []
     for n in a.sizes:
         r = _in_subprocess("scf", str(n), str(a.months), str(a.seed))
         rate, step_rate = n * a.months / r["total"], n * a.months / r["steps"]
-        line = (f"{n:>9,} {r['setup']:>8.2f} {r['steps'] / a.months:>7.3f} {r['total']:>7.2f} "
-                f"{r['cpu']:>6.2f} {r['peak_gib']:>8.2f} {rate:>9,.0f} {step_rate:>9,.0f} |")
+        line = (
+            f"{n:>9,} {r['setup']:>8.2f} {r['steps'] / a.months:>7.3f} {r['total']:>7.2f} "
+            f"{r['cpu']:>6.2f} {r['peak_gib']:>8.2f} {rate:>9,.0f} {step_rate:>9,.0f} |"
+        )
         ratio = None
         if a.boltzmann_steps > 0:
             bz = _in_subprocess("boltzmann", str(n), str(a.boltzmann_steps))
@@ -147,10 +180,16 @@ def main(argv: list[str] | None = None) -> None:
     for n, r, ratio in rows:
         if n == 500_000 and a.months == 36:
             ok = r["total"] <= TARGET_SECONDS and r["peak_gib"] <= TARGET_GIB
-            print(f"targets at 500,000 x 36: total <= {TARGET_SECONDS:.0f} s and peak <= "
-                  f"{TARGET_GIB:.0f} GiB: {'met' if ok else 'NOT met'}"
-                  + ("" if ratio is None else f"; whole-run ratio >= {TARGET_RATIO:.0f}x: "
-                     f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}"))
+            print(
+                f"targets at 500,000 x 36: total <= {TARGET_SECONDS:.0f} s and peak <= "
+                f"{TARGET_GIB:.0f} GiB: {'met' if ok else 'NOT met'}"
+                + (
+                    ""
+                    if ratio is None
+                    else f"; whole-run ratio >= {TARGET_RATIO:.0f}x: "
+                    f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}"
+                )
+            )
 
 
 if __name__ == "__main__":

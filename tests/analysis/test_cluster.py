@@ -1,0 +1,59 @@
+"""The CLI stays light (workers import it again), and local workers come from the fork server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("mesa", "pandas", "pyarrow", "distributed", "scipy", "networkx", "simulation.model")
+
+
+def imported_after(code: str) -> list[str]:
+    """Which heavy packages a fresh interpreter has loaded after running `code`."""
+    probe = f"{code}\nimport sys\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()
+
+
+def test_the_cli_and_the_cluster_module_import_nothing_heavy() -> None:
+    # each forked worker runs the `scf` script again as its main module: it must stay cheap
+    assert imported_after("import analysis.cli") == []
+    assert imported_after("import analysis.cluster") == []
+
+
+def test_help_and_bad_input_need_no_model() -> None:
+    assert (
+        imported_after(
+            "from typer.testing import CliRunner\nfrom analysis.cli import app\n"
+            "assert CliRunner().invoke(app, ['batch', '--help']).exit_code == 0"
+        )
+        == []
+    )
+
+
+@pytest.mark.slow
+def test_batch_through_the_console_script_on_forked_workers(tmp_path: Path) -> None:
+    """`scf` as installed: its workers are forked from a server started before the imports."""
+    scf = Path(sys.executable).with_name("scf")
+    if not scf.exists():
+        pytest.skip("the scf console script is not installed next to this Python")
+    exp = tmp_path / "e.yaml"
+    exp.write_text(
+        "description: forked workers\nscenarios: [baselines/core_led]\nseeds: 4\nmonths: 3\n"
+        "set:\n  population.n_smes: 60\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [str(scf), "batch", str(exp), "--out", str(tmp_path / "out"), "--workers", "2",
+         "--no-progress"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "4 runs, 4 ok, 0 failed (4 run now on 2 local workers" in done.stdout
+    assert "Traceback" not in done.stderr
