@@ -19,8 +19,20 @@ def scf(*args, cwd=None):
 
 def test_run_writes_tidy_frame_summary_and_resolved_scenario(tmp_path):
     out = tmp_path / "run"
-    p = scf("run", "baselines/core_led", "--seed", "2", "--months", "6", "--set",
-            "population.n_smes=200", "--set", "core.data_sharing=0.7", "--out", str(out))
+    p = scf(
+        "run",
+        "baselines/core_led",
+        "--seed",
+        "2",
+        "--months",
+        "6",
+        "--set",
+        "population.n_smes=200",
+        "--set",
+        "core.data_sharing=0.7",
+        "--out",
+        str(out),
+    )
     assert p.returncode == 0, p.stderr
     assert "credit access" in p.stdout
     df = pd.read_parquet(out / "monthly.parquet")
@@ -35,12 +47,18 @@ def test_run_writes_tidy_frame_summary_and_resolved_scenario(tmp_path):
     assert replay == {k: v for k, v in summary.items() if k not in ("seed", "months")}
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--set", "core.confirm_willingness=1.5"], "core.confirm_willingness: must be >= 0 and <= 1"),
-    (["--set", "guarantor.nope=3"], "guarantor.nope: unknown parameter"),
-    (["--set", "payment.term_months=x"], "payment.term_months: must be >= 1 and <= 12"),
-    (["--months", "0"], "--months"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (
+            ["--set", "core.confirm_willingness=1.5"],
+            "core.confirm_willingness: must be >= 0 and <= 1",
+        ),
+        (["--set", "guarantor.nope=3"], "guarantor.nope: unknown parameter"),
+        (["--set", "payment.term_months=x"], "payment.term_months: must be >= 1 and <= 12"),
+        (["--months", "0"], "--months"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, args, fragment):
     out = tmp_path / "never"
     p = scf("run", "baselines/core_led", "--out", str(out), *args)

@@ -12,8 +12,12 @@ BASE = with_overrides(ScenarioConfig(), {"population.n_smes": 600})
 
 def paired(overrides, metric, months=12, base=BASE):
     pol = with_overrides(base, overrides)
-    return np.array([metric(run_one(pol, s, months).summary)
-                     - metric(run_one(base, s, months).summary) for s in SEEDS])
+    return np.array(
+        [
+            metric(run_one(pol, s, months).summary) - metric(run_one(base, s, months).summary)
+            for s in SEEDS
+        ]
+    )
 
 
 def tier1(key):
@@ -36,6 +40,9 @@ def test_data_sharing_raises_access():
 def test_higher_guarantee_cap_raises_guaranteed_volume_when_needs_exceed_it():
     # larger firms, so that needs exceed the 500 cap, and a guarantor whose capital does not bind
     base = with_overrides(BASE, {"population.sales_median": 400.0, "guarantor.capital": 15000.0})
-    d = paired({"guarantor.per_firm_cap": 1000.0},
-               lambda s: s["volume_by_instrument"]["guaranteed_loan"], base=base)
+    d = paired(
+        {"guarantor.per_firm_cap": 1000.0},
+        lambda s: s["volume_by_instrument"]["guaranteed_loan"],
+        base=base,
+    )
     assert (d > 0).all(), d

@@ -14,11 +14,22 @@ from simulation.scenario import (
 )
 
 REQUIRED_PATHS = [
-    "chain.type", "population.n_smes", "core.confirm_willingness", "core.data_sharing",
-    "core.supply_chain_bills", "core.whitelist", "bank.gov_data", "guarantor.per_firm_cap",
-    "guarantor.fee_rate", "guarantor.capital", "guarantor.leverage_max",
-    "guarantor.payout_tolerance", "guarantor.reimbursement_share",
-    "factoring.bank_line_multiple", "payment.term_months", "payment.late_share",
+    "chain.type",
+    "population.n_smes",
+    "core.confirm_willingness",
+    "core.data_sharing",
+    "core.supply_chain_bills",
+    "core.whitelist",
+    "bank.gov_data",
+    "guarantor.per_firm_cap",
+    "guarantor.fee_rate",
+    "guarantor.capital",
+    "guarantor.leverage_max",
+    "guarantor.payout_tolerance",
+    "guarantor.reimbursement_share",
+    "factoring.bank_line_multiple",
+    "payment.term_months",
+    "payment.late_share",
 ]
 
 
@@ -47,13 +58,19 @@ def test_set_overrides_parse_by_yaml_rules():
     assert cfg.core.data_sharing == 0.8 and cfg.chain.type == "dispersed"
 
 
-@pytest.mark.parametrize("pairs, fragment", [
-    (["core.confirm_willingness=1.5"], "core.confirm_willingness: must be >= 0 and <= 1 (got 1.5)"),
-    (["core.bogus=1"], "core.bogus: unknown parameter"),
-    (["chain.type=star"], "must be one of core_led"),
-    (["population.n_smes=abc"], "population.n_smes: must be >= 10"),
-    (["core.whitelist"], "expected PATH=VALUE"),
-])
+@pytest.mark.parametrize(
+    "pairs, fragment",
+    [
+        (
+            ["core.confirm_willingness=1.5"],
+            "core.confirm_willingness: must be >= 0 and <= 1 (got 1.5)",
+        ),
+        (["core.bogus=1"], "core.bogus: unknown parameter"),
+        (["chain.type=star"], "must be one of core_led"),
+        (["population.n_smes=abc"], "population.n_smes: must be >= 10"),
+        (["core.whitelist"], "expected PATH=VALUE"),
+    ],
+)
 def test_bad_overrides_are_one_line_errors(pairs, fragment):
     with pytest.raises(ConfigError) as exc:
         load_scenario("baselines/core_led", parse_overrides(pairs))

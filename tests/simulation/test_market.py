@@ -6,8 +6,12 @@ from simulation import market as mk
 
 
 def offers(amount, rate, lender, priority):
-    return mk.Offers(np.asarray(amount, float), np.asarray(rate, float),
-                     np.asarray(lender, np.int32), np.asarray(priority, float))
+    return mk.Offers(
+        np.asarray(amount, float),
+        np.asarray(rate, float),
+        np.asarray(lender, np.int32),
+        np.asarray(priority, float),
+    )
 
 
 def test_ration_serves_safest_first_within_room():
@@ -33,8 +37,9 @@ def test_clear_takes_cheapest_instrument_first_and_respects_capacity():
     lender = np.zeros((2, n_i), np.int32)
     lender[:, mk.FACTOR] = 1
     room = np.array([70.0, 0.0])
-    funded = mk.clear(np.array([60.0, 60.0]), offers(amount, rate, lender, [0.02, 0.01]),
-                      room, guarantor_room=0.0)
+    funded = mk.clear(
+        np.array([60.0, 60.0]), offers(amount, rate, lender, [0.02, 0.01]), room, guarantor_room=0.0
+    )
     assert funded[:, mk.CONF].tolist() == [30.0, 30.0]
     # 10 left for credit: the safer SME (index 1) gets it
     assert funded[:, mk.CREDIT].tolist() == [0.0, 10.0]
@@ -48,8 +53,12 @@ def test_guarantor_room_binds_guaranteed_loans():
     amount[:, mk.GUAR] = 100
     rate[:, mk.GUAR] = 0.06
     lender = np.zeros((2, n_i), np.int32)
-    funded = mk.clear(np.array([100.0, 100.0]), offers(amount, rate, lender, [0.01, 0.02]),
-                      np.array([1e9, 1e9]), guarantor_room=120.0)
+    funded = mk.clear(
+        np.array([100.0, 100.0]),
+        offers(amount, rate, lender, [0.01, 0.02]),
+        np.array([1e9, 1e9]),
+        guarantor_room=120.0,
+    )
     assert funded[:, mk.GUAR].tolist() == [100.0, 20.0]
 
 

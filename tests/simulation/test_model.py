@@ -32,11 +32,21 @@ def test_frames_are_tidy_and_summary_complete():
     assert set(SUMMARY_KEYS) | {"by_group"} == set(r.summary)
     assert set(r.summary["by_group"]) == {"tier1", "tier2", "distributor"}
     assert set(r.summary["volume_by_instrument"]) == {
-        "confirmed_receivable", "order_financing", "prepayment", "inventory_pledge",
-        "guaranteed_loan", "credit_loan", "unconfirmed_factoring"}
+        "confirmed_receivable",
+        "order_financing",
+        "prepayment",
+        "inventory_pledge",
+        "guaranteed_loan",
+        "credit_loan",
+        "unconfirmed_factoring",
+    }
     nf = r.network_frame()
     assert len(nf) == 6 * 300 and set(nf.status.cat.categories) == {
-        "no_need", "funded", "rationed", "defaulted"}
+        "no_need",
+        "funded",
+        "rationed",
+        "defaulted",
+    }
 
 
 def test_money_is_conserved_every_month():
@@ -60,8 +70,16 @@ def test_all_agent_kinds_live_in_model_agents():
 def test_policy_runs_share_firms_and_shocks_with_their_baseline():
     """Common random numbers: a policy changes outcomes, never the population or the shocks."""
     base = SCFModel(small(), seed=7)
-    pol = SCFModel(small(**{"core.confirm_willingness": 0.9, "guarantor.per_firm_cap": 1000,
-                            "core.data_sharing": 0.9}), seed=7)
+    pol = SCFModel(
+        small(
+            **{
+                "core.confirm_willingness": 0.9,
+                "guarantor.per_firm_cap": 1000,
+                "core.data_sharing": 0.9,
+            }
+        ),
+        seed=7,
+    )
     assert np.array_equal(base.net.sme_sales, pol.net.sme_sales)
     assert np.array_equal(base.sme.pd, pol.sme.pd)
     for _ in range(6):

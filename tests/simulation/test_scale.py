@@ -17,8 +17,10 @@ from simulation.scenario import load_scenario
 
 
 def _agents(model):
-    return [(type(a), a.unique_id, {k: v for k, v in vars(a).items() if k != "model"})
-            for a in model.agents]
+    return [
+        (type(a), a.unique_id, {k: v for k, v in vars(a).items() if k != "model"})
+        for a in model.agents
+    ]
 
 
 def test_bulk_agent_creation_matches_mesas_own_path():
@@ -32,7 +34,8 @@ def test_bulk_agent_creation_matches_mesas_own_path():
     assert bulk.agent_id_counter == plain.agent_id_counter
     for cls in (SME, CoreFirm):
         assert [a.unique_id for a in bulk.agents_by_type[cls]] == [
-            a.unique_id for a in plain.agents_by_type[cls]]
+            a.unique_id for a in plain.agents_by_type[cls]
+        ]
     extra = SME(bulk, 5)  # the usual path still works after a bulk creation
     assert extra.unique_id == 9 and extra in bulk.agents_by_type[SME]
 
@@ -85,8 +88,11 @@ def _clear_plain(need, offers, lender_room, guarantor_room):
     for r in range(n_instr):
         k = rank[:, r]
         rate = offers.rate[rows, k]
-        req = np.where(np.isfinite(rate) & (remaining > 1e-9),
-                       np.minimum(remaining, offers.amount[rows, k]), 0.0)
+        req = np.where(
+            np.isfinite(rate) & (remaining > 1e-9),
+            np.minimum(remaining, offers.amount[rows, k]),
+            0.0,
+        )
         req = np.maximum(req, 0.0)
         if not req.any():
             continue
@@ -128,9 +134,10 @@ def test_fast_clearing_gives_the_plain_result_bit_for_bit():
         assert np.array_equal(plain, fast), trial
         assert np.array_equal(plain_room, fast_room), trial
         # and the same from the (instrument, SME) layout the model builds
-        col = mk.Offers(*(np.ascontiguousarray(a.T).T for a in (offers.amount, offers.rate,
-                                                                 offers.lender)),
-                        offers.priority)
+        col = mk.Offers(
+            *(np.ascontiguousarray(a.T).T for a in (offers.amount, offers.rate, offers.lender)),
+            offers.priority,
+        )
         assert np.array_equal(mk.clear(need, col, room.copy(), g_room), plain), trial
 
 
@@ -146,8 +153,10 @@ def test_priority_order_is_a_stable_sort_and_rationing_agrees_with_it():
         request[np.setdiff1d(np.arange(n), idx)] = 0.0
         group = rng.integers(0, 5, n)
         room = rng.uniform(0, 0.4, 5) * request.sum()
-        assert np.array_equal(mk.ration(request, priority, group, room, order),
-                              mk.ration(request, priority, group, room))
+        assert np.array_equal(
+            mk.ration(request, priority, group, room, order),
+            mk.ration(request, priority, group, room),
+        )
 
 
 def _run(months=6, n=1500, seed=4):
