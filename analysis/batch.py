@@ -34,10 +34,10 @@ from rich.progress import (
 
 from analysis.cluster import dask_client
 from analysis.experiment import Plan, RunSpec
-from analysis.store import Store
+from analysis.store import Store, encode_run
 from simulation.scenario import ConfigError
 
-Task = Callable[[dict[str, Any], int, int], dict[str, Any]]
+Task = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -45,16 +45,19 @@ def _one_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def execute(config: dict[str, Any], seed: int, months: int) -> dict[str, Any]:
-    """The task a worker runs: one simulation, never raising (errors come back as data)."""
+def execute(meta: dict[str, Any]) -> dict[str, Any]:
+    """The task a worker runs: one simulation, encoded as its store file; never raises (errors
+    come back as data). `meta` is `RunSpec.meta()`: run_id, scenario_id, seed, months, config.
+    """
     from simulation.config import ScenarioConfig
     from simulation.runner import run_one
 
     start, cpu = time.perf_counter(), time.process_time()
     where = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        result = run_one(ScenarioConfig.model_validate(config), seed, months)
-        out = {"ok": True, "monthly": result.monthly, "summary": result.summary}
+        config = ScenarioConfig.model_validate(meta["config"])
+        result = run_one(config, meta["seed"], meta["months"])
+        out = {"ok": True, "parquet": encode_run(meta, result.monthly, result.summary)}
     except Exception as exc:  # a failed run is a result to record
         out = {
             "ok": False,
@@ -86,7 +89,7 @@ def _record(store: Store, spec: RunSpec, out: dict[str, Any]) -> str:
     if out.get("lost"):
         return "lost"  # not the run's fault: left pending, so the next batch retries it
     if out["ok"]:
-        store.write_run(spec.meta(), out["monthly"], out["summary"])
+        store.write_encoded(spec.run_id, out["parquet"])
     else:
         store.write_failure(spec.meta(), out["error"], out["traceback"])
     store.append_log(
@@ -119,15 +122,14 @@ def _progress(enabled: bool) -> Progress:
 
 def _results_serial(todo: list[RunSpec], task: Task) -> Iterable[tuple[RunSpec, dict]]:
     for spec in todo:
-        yield spec, task(spec.config, spec.seed, spec.months)
+        yield spec, task(spec.meta())
 
 
 def _results_dask(client: Any, todo: list[RunSpec], task: Task) -> Iterable[tuple[RunSpec, dict]]:
     from distributed import as_completed
 
     futures = {
-        client.submit(task, s.config, s.seed, s.months, key=f"scf-run-{s.run_id}", pure=False): s
-        for s in todo
+        client.submit(task, s.meta(), key=f"scf-run-{s.run_id}", pure=False): s for s in todo
     }
     try:
         for future in as_completed(futures, loop=client.loop):

@@ -112,6 +112,32 @@ def _dumps(data: Any) -> str:
 # ----------------------------------------------------------------------------- the store
 
 
+def encode_run(meta: dict[str, Any], monthly: pd.DataFrame, summary: dict[str, Any]) -> bytes:
+    """A finished run as the bytes of its store file: the monthly table keyed by run, with the
+    run's metadata and summary in the file's metadata.
+
+    A pure function of its arguments, so workers encode in parallel and the client only writes
+    bytes (measured: encoding took 10 of the client's 12 ms per stored run).
+    """
+    frame = monthly.reset_index(drop=True)
+    keys = pd.DataFrame(
+        {
+            "run_id": meta["run_id"],
+            "scenario_id": meta["scenario_id"],
+            "seed": pd.Series(meta["seed"], index=frame.index, dtype="int64"),
+        },
+        index=frame.index,
+    )
+    table = pa.Table.from_pandas(pd.concat([keys, frame], axis=1), preserve_index=False)
+    record = {"format": FORMAT, **meta, "summary": summary}
+    table = table.replace_schema_metadata(
+        {**(table.schema.metadata or {}), META_KEY: _dumps(record).encode("utf-8")}
+    )
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
 class Store:
     """A results directory; `create` makes one, `open` checks that a path is one."""
 
@@ -207,23 +233,13 @@ class Store:
         self, meta: dict[str, Any], monthly: pd.DataFrame, summary: dict[str, Any]
     ) -> Path:
         """Store a finished run; `meta` has run_id, scenario_id, seed, months, config."""
-        frame = monthly.reset_index(drop=True)
-        keys = pd.DataFrame(
-            {
-                "run_id": meta["run_id"],
-                "scenario_id": meta["scenario_id"],
-                "seed": pd.Series(meta["seed"], index=frame.index, dtype="int64"),
-            },
-            index=frame.index,
-        )
-        table = pa.Table.from_pandas(pd.concat([keys, frame], axis=1), preserve_index=False)
-        record = {"format": FORMAT, **meta, "summary": summary}
-        table = table.replace_schema_metadata(
-            {**(table.schema.metadata or {}), META_KEY: _dumps(record).encode("utf-8")}
-        )
-        final = self.root / RUNS / f"{meta['run_id']}.parquet"
-        self._atomic(final, lambda p: pq.write_table(table, p))
-        (self.root / FAILED / f"{meta['run_id']}.json").unlink(missing_ok=True)
+        return self.write_encoded(meta["run_id"], encode_run(meta, monthly, summary))
+
+    def write_encoded(self, rid: str, data: bytes) -> Path:
+        """Store a finished run already encoded by `encode_run` (on a worker)."""
+        final = self.root / RUNS / f"{rid}.parquet"
+        self._atomic(final, lambda p: p.write_bytes(data))
+        (self.root / FAILED / f"{rid}.json").unlink(missing_ok=True)
         return final
 
     def write_failure(self, meta: dict[str, Any], error: str, trace: str) -> Path:

@@ -48,10 +48,10 @@ def digest(store: Path) -> dict[str, str]:
 EXECUTE = analysis.batch.execute
 
 
-def fails_on_seed_2(config: dict, seed: int, months: int) -> dict:
-    if seed == 2:
-        return EXECUTE({**config, "nonsense": 1}, seed, months)
-    return EXECUTE(config, seed, months)
+def fails_on_seed_2(meta: dict) -> dict:
+    if meta["seed"] == 2:
+        return EXECUTE({**meta, "config": {**meta["config"], "nonsense": 1}})
+    return EXECUTE(meta)
 
 
 def test_serial_batch_stores_what_run_one_returns(tmp_path: Path) -> None:
@@ -324,11 +324,11 @@ def test_kill_9_mid_batch_then_resume_gives_the_uninterrupted_store(tmp_path: Pa
     assert {k: digest(out)[k] for k in stored} == stored
 
 
-def raises_outside_execute(config: dict, seed: int, months: int) -> dict:
+def raises_outside_execute(meta: dict) -> dict:
     """A task that fails the way a lost worker or a broken environment does: not as data."""
-    if seed == 2:
+    if meta["seed"] == 2:
         raise ModuleNotFoundError("No module named 'simulation'")
-    return EXECUTE(config, seed, months)
+    return EXECUTE(meta)
 
 
 @pytest.mark.slow
