@@ -67,6 +67,31 @@ def _measure(exp: Path, store: Path, workers: int) -> dict[str, float]:
     }
 
 
+SPIN = (  # pure Python arithmetic: no memory traffic, no I/O
+    "import time\nt = time.process_time()\nx = 0\nfor i in range(12_000_000):\n"
+    "    x += i * i % 7\nprint(time.process_time() - t)"
+)
+
+
+def _core_contention(k: int) -> float:
+    """How much slower one CPU-bound Python process runs when `k` run at once (1.0: not at all).
+
+    The ceiling of any speed-up on this machine is about k / this: on a VM two vCPUs can share a
+    physical core or its caches.
+    """
+
+    def spin(n: int) -> float:
+        procs = [
+            subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE, text=True)
+            for _ in range(n)
+        ]
+        return statistics.mean(float(p.communicate()[0]) for p in procs)
+
+    alone = min(spin(1) for _ in range(2))
+    together = min(spin(k) for _ in range(2))
+    return together / alone
+
+
 def main() -> None:
     """Time serial against parallel (alternating the order each round) and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -93,6 +118,11 @@ def main() -> None:
         print(
             f"{n} runs of {args.scenario}, {args.smes} SMEs x {args.months} months; "
             f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at start"
+        )
+        slowdown = _core_contention(w)
+        print(
+            f"this machine: a CPU-bound process runs {slowdown:.2f}x as long when {w} run at "
+            f"once, so no batch can gain more than about {w / slowdown:.2f}x here"
         )
         for r in range(args.rounds):
             order = (0, w) if r % 2 == 0 else (w, 0)
