@@ -87,9 +87,8 @@ def _core_contention(k: int) -> float:
         ]
         return statistics.mean(float(p.communicate()[0]) for p in procs)
 
-    alone = min(spin(1) for _ in range(2))
-    together = min(spin(k) for _ in range(2))
-    return together / alone
+    # interleaved, median of three: the host's load drifts from minute to minute
+    return statistics.median(spin(k) / spin(1) for _ in range(3))
 
 
 def main() -> None:
@@ -122,7 +121,8 @@ def main() -> None:
         slowdown = _core_contention(w)
         print(
             f"this machine: a CPU-bound process runs {slowdown:.2f}x as long when {w} run at "
-            f"once, so no batch can gain more than about {w / slowdown:.2f}x here"
+            f"once (median of 3, interleaved), so no batch can gain much more than "
+            f"{w / slowdown:.2f}x here now"
         )
         for r in range(args.rounds):
             order = (0, w) if r % 2 == 0 else (w, 0)
