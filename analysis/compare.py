@@ -53,6 +53,17 @@ def _t_half(sd: float, n: int, df: float, confidence: float) -> float:
     return float(stats.t.ppf(0.5 + confidence / 2, df) * sd)
 
 
+def mean_interval(values: np.ndarray, confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Mean of `values` and the t-interval of that mean: (mean, low, high); the interval is the
+    mean itself for fewer than 2 values."""
+    v = np.asarray(values, dtype=float)
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, mean, mean
+    half = _t_half(float(v.std(ddof=1)) / math.sqrt(len(v)), len(v), len(v) - 1, confidence)
+    return mean, mean - half, mean + half
+
+
 def paired_stats(
     baseline: np.ndarray, policy: np.ndarray, confidence: float = CONFIDENCE
 ) -> dict[str, float]:

@@ -27,9 +27,9 @@ from simulation.config import ScenarioConfig
 from simulation.scenario import (
     SCENARIO_DIR,
     ConfigError,
-    _read_yaml,
     load_scenario,
     parameter,
+    read_yaml_mapping,
     set_path,
     validate,
 )
@@ -236,7 +236,7 @@ def _pydantic_line(source: str, exc: ValidationError) -> str:
 def read_experiment(name: str | Path) -> tuple[Path, Experiment, str]:
     """Find, read and validate an experiment file: (path, experiment, its text)."""
     path = find_experiment(name)
-    data = _read_yaml(path)
+    data = read_yaml_mapping(path)
     try:
         return path, Experiment.model_validate(data), path.read_text(encoding="utf-8")
     except ValidationError as exc:

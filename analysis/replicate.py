@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
+from analysis.compare import mean_interval
 from simulation.runner import RunResult, run_one
 from simulation.scenario import load_scenario
 
@@ -175,16 +175,6 @@ class Row:
     text: str = ""  # inputs: the configured values; figures not modelled: "not modelled"
 
 
-def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and t-interval of the mean over seeds."""
-    v = np.asarray(values, float)
-    m = float(v.mean())
-    if len(v) < 2:
-        return m, m, m
-    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return m, m - half, m + half
-
-
 def _check(f: Figure, mean: float, low: float, high: float) -> str:
     if f.bound == ">=":
         return "meets" if low >= f.target else ("misses" if high < f.target else "borderline")
@@ -231,7 +221,7 @@ def evaluate(runs: Runs) -> list[Row]:
             rows.append(Row(f, text="not modelled", check="not modelled"))
             continue
         v = f.per_seed(runs)
-        m, lo, hi = interval(v)
+        m, lo, hi = mean_interval(v)
         rows.append(Row(f, v, m, lo, hi, _check(f, m, lo, hi)))
     return rows
 

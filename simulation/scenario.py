@@ -175,7 +175,9 @@ def resolve_path(name: str | Path, relative_to: Path | None = None) -> Path:
                       f"baselines/core_led; `scf scenarios list` shows them)")
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file's top-level mapping; malformed or unreadable files give a one-line ConfigError
+    naming the file (and line). Scenario and experiment files are both read through it."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -208,7 +210,7 @@ def load_raw(name: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if path in _chain:
         cycle = " -> ".join(str(p.name) for p in (*_chain, path))
         raise ConfigError(f"{path}: base: cyclic scenario composition ({cycle})")
-    data = _read_yaml(path)
+    data = read_yaml_mapping(path)
     base = data.pop("base", None)
     if base is None:
         return data

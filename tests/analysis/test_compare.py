@@ -12,7 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from analysis.cli import app
-from analysis.compare import compare_frames, compare_store, paired_stats, value_for_money
+from analysis.compare import (
+    compare_frames,
+    compare_store,
+    mean_interval,
+    paired_stats,
+    value_for_money,
+)
 from analysis.experiment import load_experiment
 from analysis.store import Store
 from simulation.scenario import ConfigError
@@ -37,6 +43,15 @@ def test_paired_difference_against_a_hand_computed_case() -> None:
     from scipy import stats
 
     assert s["unpaired_halfwidth"] == pytest.approx(stats.t.ppf(0.975, df) * math.sqrt(v1 + v2))
+
+
+def test_mean_interval_of_one_sample_by_hand() -> None:
+    # 1, 2, 2, 3: mean 2, sd sqrt(2/3), half-width t(0.975, 3) * sd / 2
+    mean, low, high = mean_interval(np.array([1.0, 2.0, 2.0, 3.0]))
+    half = T_975_DF3 * math.sqrt(2 / 3) / 2
+    assert mean == 2.0 and (low, high) == pytest.approx((2.0 - half, 2.0 + half), rel=1e-9)
+    assert mean_interval(np.array([5.0])) == (5.0, 5.0, 5.0)
+    assert mean_interval(np.array([4.0, 4.0])) == (4.0, 4.0, 4.0)
 
 
 def test_pairs_with_a_missing_value_are_dropped_and_one_pair_has_no_interval() -> None:
