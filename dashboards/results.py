@@ -134,9 +134,9 @@ def status_matrix(result: RunResult) -> np.ndarray:
 
 def network_graph(cfg: ScenarioConfig, seed: int) -> nx.DiGraph:
     """The run's supply network (same seed => same firms as the run) as a DiGraph."""
-    from simulation.model import SCFModel
+    from simulation.model import supply_network
 
-    net = SCFModel(cfg, seed=seed).net
+    net = supply_network(cfg, seed)
     return net.to_networkx(cfg.payment.term_months, cfg.population.cost_share)
 
 

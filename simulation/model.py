@@ -19,7 +19,7 @@ from simulation.config import ALL_SECTORS, CHAIN_TYPES, ScenarioConfig
 from simulation.ledger import Ledger
 from simulation.loans import LoanBook
 from simulation.metrics import MonthRecord, Recorder
-from simulation.networks import TIER1, TIER2, TO_CORE, TO_SME, build_network
+from simulation.networks import TIER1, TIER2, TO_CORE, TO_SME, SupplyNetwork, build_network
 from simulation.offers import make_offers, offer_plan
 from simulation.production import produce
 from simulation.settlement import settle, settlement_plan
@@ -48,6 +48,18 @@ class SMEColumns:
     alive: np.ndarray
 
 
+def random_streams(seed: int) -> dict[str, np.random.Generator]:
+    """One generator per purpose, all spawned from `seed` (common random numbers across
+    scenarios: a lever changes only the draws of the streams it uses)."""
+    seqs = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {n: np.random.default_rng(s) for n, s in zip(STREAMS, seqs, strict=True)}
+
+
+def supply_network(config: ScenarioConfig, seed: int) -> SupplyNetwork:
+    """The supply network that a run of `config` with `seed` trades on, without running it."""
+    return build_network(config, random_streams(seed)["network"])
+
+
 class SCFModel(mesa.Model):
     """A population of supply chains and their lenders, stepped one month at a time."""
 
@@ -55,8 +67,7 @@ class SCFModel(mesa.Model):
         super().__init__(rng=seed)
         self.cfg = cfg = config or ScenarioConfig()
         self.seed = seed
-        seqs = np.random.SeedSequence(seed).spawn(len(STREAMS))
-        self.streams = {n: np.random.default_rng(s) for n, s in zip(STREAMS, seqs, strict=True)}
+        self.streams = random_streams(seed)
         self.net = net = build_network(cfg, self.streams["network"])
         n, c, b = net.n_smes, net.n_cores, cfg.bank.n_banks
         self.n, self.term = n, cfg.payment.term_months

@@ -7,7 +7,7 @@ from simulation import run_one
 from simulation.agents import SME, Bank, CoreFirm, FactoringFirm, Guarantor
 from simulation.config import ScenarioConfig
 from simulation.metrics import GROUPS, MONTHLY_METRICS, SUMMARY_KEYS
-from simulation.model import SCFModel
+from simulation.model import SCFModel, supply_network
 from simulation.scenario import load_scenario, with_overrides
 
 SMALL = {"population.n_smes": 300}
@@ -88,6 +88,17 @@ def test_policy_runs_share_firms_and_shocks_with_their_baseline():
     assert np.array_equal(base.chain_shock, pol.chain_shock)
     for name in ("demand", "screening", "confirm", "late", "failure"):
         assert base.streams[name].random() == pol.streams[name].random()
+
+
+def test_supply_network_is_the_network_the_run_trades_on():
+    for kind in ("core_led", "dispersed"):
+        cfg = small(kind)
+        net, model = supply_network(cfg, 11), SCFModel(cfg, seed=11)
+        for name in ("sme_role", "sme_chain", "sme_sales", "edge_seller", "edge_buyer"):
+            assert np.array_equal(getattr(net, name), getattr(model.net, name)), (kind, name)
+        assert net.core_links == model.net.core_links
+    other = supply_network(small(), 12)
+    assert not np.array_equal(other.sme_sales, supply_network(small(), 11).sme_sales)
 
 
 def test_baselines_run_for_every_chain_type():
