@@ -63,7 +63,7 @@ DETAILED = 2  # up to this many policies get a table each; more get one overview
 
 
 def _print_overview(comparison, console: Console) -> None:
-    from analysis.report import GROUP_LABELS, fmt_value
+    from analysis.labels import GROUP_LABELS, fmt_value
 
     table = Table(
         title=f"policies minus {comparison.baseline}: credit access by group in pp (mean +/- "
@@ -93,7 +93,7 @@ def _print_overview(comparison, console: Console) -> None:
 
 
 def _print_comparison(comparison, console: Console) -> None:
-    from analysis.report import GROUP_LABELS, LABEL, fmt_ci, fmt_value, fmt_width
+    from analysis.labels import GROUP_LABELS, LABEL, fmt_ci, fmt_value, fmt_width
 
     if len(comparison.policies) > DETAILED:
         _print_overview(comparison, console)
@@ -343,7 +343,7 @@ def _print_ranking(result, console: Console) -> None:
     table.add_column("rank", justify="right")
     table.add_column("parameter")
     table.add_column("range", justify="right")
-    from analysis.report import GROUP_LABELS
+    from analysis.labels import GROUP_LABELS
 
     groups = [g for g in GROUP_LABELS if g in set(result.indices.group)]
     for g in groups:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from analysis import report
+from analysis import figures, report
 from analysis.cli import app
 from analysis.compare import compare_store
 from tests.analysis.test_compare import fake_store
@@ -97,9 +97,9 @@ def test_many_policies_get_distinct_colours_and_the_report_still_builds(tmp_path
     root = fake_store(tmp_path / "res", tmp_path, f"{BASE}, {names}", seeds=2)
     comparison = compare_store(root, BASE, ["levers/*"])
     assert len(comparison.policies) == len(levers)
-    colours = report._colors(comparison)
+    colours = figures._colors(comparison)
     assert len(set(colours.values())) == len(levers) + 1
-    assert all(report._rgba(c, 0.5).startswith("rgba(") for c in colours.values())
+    assert all(figures._rgba(c, 0.5).startswith("rgba(") for c in colours.values())
     page = check(report.build(comparison, report.monthly_of(comparison, root)))
     assert page.errors == [] and report.TITLES["paths"] in page.headings
 
