@@ -45,17 +45,40 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+@contextmanager
+def _output_to_devnull() -> Iterator[None]:
+    """Point this process's stdout and stderr (file descriptors 1 and 2) at /dev/null."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (null, *saved):
+            os.close(fd)
+
+
 def start_fork_server() -> None:
     """Start, once, the process local workers are forked from; it imports the model meanwhile.
 
     Returns at once. On 2 cores the server's imports (2-3 s) then overlap the client's own.
+    The server and its workers write to /dev/null, not to the command's output: a server still
+    importing would otherwise hold a pipe such as `scf batch bad.yaml | less` open for seconds
+    after the command has ended. Workers have nothing to say there anyway: Dask's logs are
+    silenced and a failed run comes back to the client as data.
     """
     if not _has_fork_server():
         return
     from multiprocessing import forkserver
 
     multiprocessing.get_context("forkserver").set_forkserver_preload(WORKER_MODULES)
-    with _environment(WORKER_ENV):  # the workers inherit the server's environment
+    # the workers inherit the server's environment and output
+    with _environment(WORKER_ENV), _output_to_devnull():
         forkserver.ensure_running()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,26 @@ def test_batch_through_the_console_script_on_forked_workers(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert "4 runs, 4 ok, 0 failed (4 run now on 2 local workers" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_a_failed_batch_does_not_leave_its_output_pipe_open(tmp_path: Path) -> None:
+    """The fork server starts before the experiment is read; it must not hold the pipe."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("description: bad\nscenarios: [baselines/core_led]\nseeds: 0\nmonths: 3\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from analysis.cli import entry; entry()", "batch", str(bad),
+         "--out", str(tmp_path / "out")],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.wait(timeout=120) == 2
+    # read to the end of file: that comes once no process holds the pipe. The server imports
+    # for 2-3 s, so had it inherited the pipe, the end would not be there within a second
+    out: list[bytes] = []
+    reader = threading.Thread(target=lambda: out.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    reader.join(timeout=1.0)
+    assert out, "stderr is still open after the command ended"
+    err = out[0].decode()
+    assert err.startswith("error: ") and "seeds" in err and err.count("\n") == 1
+    proc.stdout.close()
