@@ -21,6 +21,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import math
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -79,14 +80,18 @@ def _flatten(data: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
 
 
 def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    """One flat mapping: `by_group` entries lose the prefix (`tier1.credit_access_rate`)."""
+    """One flat mapping: `by_group` entries lose the prefix (`tier1.credit_access_rate`).
+
+    A metric the run could not measure (None in the summary, e.g. the rate of an instrument
+    nobody used) becomes NaN, so the columns of `load_summaries` stay numeric.
+    """
     out: dict[str, Any] = {}
     for key, value in summary.items():
         if key == "by_group" and isinstance(value, dict):
             _flatten(value, "", out)
         else:
             _flatten({key: value}, "", out)
-    return out
+    return {k: math.nan if v is None else v for k, v in out.items()}
 
 
 def flatten_config(config: dict[str, Any]) -> dict[str, Any]:

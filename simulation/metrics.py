@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 GROUPS: tuple[str, ...] = ("all", *ROLE_NAMES)
 VOLUME_COLUMNS: tuple[str, ...] = tuple(f"vol_{k}" for k in INSTRUMENTS)
+COST_COLUMNS: tuple[str, ...] = tuple(f"cost_{k}" for k in INSTRUMENTS)  # summed, not reported
 # Bank loans proper (not receivable purchases): the study's "inclusive small-business loan rate"
 LOAN_INSTRUMENTS = [k for k in range(len(INSTRUMENTS)) if k not in (CONF, FACTOR)]
 _IS_LOAN = np.isin(np.arange(len(INSTRUMENTS)), LOAN_INSTRUMENTS)
@@ -36,7 +37,8 @@ MONTHLY_METRICS: tuple[str, ...] = (
     "n_active", "n_need", "n_funded", "need", "funded", *GROUP_METRICS, *VOLUME_COLUMNS,
     *SYSTEM_METRICS, "arrears_late", "arrears_enforced",
 )
-SUMMARY_KEYS: tuple[str, ...] = (*GROUP_METRICS, "volume_by_instrument", *SYSTEM_METRICS,
+SUMMARY_KEYS: tuple[str, ...] = (*GROUP_METRICS, "volume_by_instrument", "rate_by_instrument",
+                                 *SYSTEM_METRICS,
                                  "guaranteed_firms", "guarantee_per_firm", "arrears_repaid_share")
 STATUS = ("no_need", "funded", "rationed", "defaulted")
 
@@ -116,6 +118,15 @@ class Recorder:
         }
         for k, name in enumerate(VOLUME_COLUMNS):
             cols[name] = self._by_group(r.funded.column(k), sme[inst == k])
+        # each instrument's all-in cost (interest, fees, application costs), by group straight
+        # from the funded cells
+        cell_cost = funded * np.where(finite, rate, 0.0)
+        ni, ng = len(INSTRUMENTS), len(GROUPS)
+        cost_by = np.bincount(inst * ng + self.group_of[sme], cell_cost, minlength=ni * ng)
+        cost_by = cost_by.reshape(ni, ng)
+        cost_by[:, 0] = np.bincount(inst, cell_cost, minlength=ni)
+        for k, name in enumerate(COST_COLUMNS):
+            cols[name] = cost_by[k]
         public = r.subsidy + r.reimbursement
         self.public_cost += public
         g = m.guarantor
@@ -153,13 +164,19 @@ class Recorder:
         for group, sub in df.groupby("group", sort=False):
             tot = sub[["n_need", "n_funded", "need", "funded", "cost", "loan_interest",
                        "loan_volume", "lost_output",
-                       "sme_defaults", *VOLUME_COLUMNS]].sum()
+                       "sme_defaults", *VOLUME_COLUMNS, *COST_COLUMNS]].sum()
             row = {k: float(tot[k]) for k in tot.index}
             _derive(row)
             res = {k: row[k] for k in GROUP_METRICS if k in row}
             res["guarantee_outstanding"] = float(sub.loc[sub.month == last,
                                                          "guarantee_outstanding"].iloc[0])
             res["volume_by_instrument"] = {k: float(tot[f"vol_{k}"]) for k in INSTRUMENTS}
+            # annual all-in rate paid on each instrument, weighted by volume; None if unused
+            res["rate_by_instrument"] = {
+                k: _ratio(float(tot[f"cost_{k}"]), float(tot[f"vol_{k}"]))
+                if tot[f"vol_{k}"] > 0 else None
+                for k in INSTRUMENTS
+            }
             by_group[str(group)] = res
         out.update(by_group.pop("all"))
         g = m.guarantor

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -85,6 +86,7 @@ def test_flatten_summary_names_groups_and_instruments() -> None:
     assert flat["tier1.credit_access_rate"] == 0.1
     assert flat["tier1.volume_by_instrument.credit_loan"] == 2.0
     assert "by_group" not in flat
+    assert math.isnan(flat["bank_npl_ratio"])  # None (not measurable) becomes NaN
 
 
 def test_store_layout_and_loaders(tmp_path: Path, plan) -> None:

@@ -2,15 +2,18 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from simulation import run_one
 from simulation.agents import SME, Bank, CoreFirm, FactoringFirm, Guarantor
 from simulation.config import ScenarioConfig
-from simulation.metrics import GROUPS, MONTHLY_METRICS, SUMMARY_KEYS
+from simulation.market import INSTRUMENTS
+from simulation.metrics import GROUPS, LOAN_INSTRUMENTS, MONTHLY_METRICS, SUMMARY_KEYS
 from simulation.model import SCFModel, supply_network
 from simulation.scenario import load_scenario, with_overrides
 
 SMALL = {"population.n_smes": 300}
+LOAN_NAMES = [INSTRUMENTS[k] for k in LOAN_INSTRUMENTS]
 
 
 def small(kind="core_led", **extra):
@@ -47,6 +50,25 @@ def test_frames_are_tidy_and_summary_complete():
         "rationed",
         "defaulted",
     }
+
+
+def test_rates_by_instrument_average_to_the_cost_of_funds():
+    """Volume-weighted, the instruments' all-in rates give the run's average cost of funds."""
+    r = run_one(small(**{"core.confirm_willingness": 0.8, "core.whitelist": True}), 3, 12)
+    for s in (r.summary, *r.summary["by_group"].values()):
+        vol, rate = s["volume_by_instrument"], s["rate_by_instrument"]
+        assert set(rate) == set(vol)
+        used = [k for k in vol if vol[k] > 0]
+        assert len(used) >= 2 and all(rate[k] is None for k in vol if vol[k] == 0)
+        assert all(0 < rate[k] < 1 for k in used)
+        mix = sum(rate[k] * vol[k] for k in used) / sum(vol[k] for k in used)
+        assert mix == pytest.approx(s["avg_cost_of_funds"], rel=1e-9)
+    # bank loans' all-in rates include fees and application costs; the study's inclusive loan
+    # rate (avg_loan_rate) is their interest alone, so it cannot be higher
+    s = r.summary
+    loans = [k for k in LOAN_NAMES if s["volume_by_instrument"][k] > 0]
+    all_in = sum(s["rate_by_instrument"][k] * s["volume_by_instrument"][k] for k in loans)
+    assert all_in / sum(s["volume_by_instrument"][k] for k in loans) >= s["avg_loan_rate"]
 
 
 def test_money_is_conserved_every_month():
