@@ -82,6 +82,7 @@ def run(
             label, _fmt(fmt, s[key]), *(_fmt(fmt, s["by_group"][g][key]) for g in GROUPS[1:])
         )
     console.print(table)
+    console.print(_instrument_table(s))
     console.print(
         f"guarantor leverage {s['guarantor_leverage']:.2f}x, payout rate "
         f"{s['guarantee_payout_rate']:.2%}, bank NPL {s['bank_npl_ratio']:.2%}, "
@@ -90,6 +91,21 @@ def run(
     )
     if out is not None:
         console.print(f"wrote {out}/monthly.parquet, summary.json, scenario.yaml")
+
+
+def _instrument_table(s: dict) -> Table:
+    """Credit by instrument over the run, all SMEs: volume, share and all-in annual rate."""
+    vol, rate = s["volume_by_instrument"], s["rate_by_instrument"]
+    total = sum(vol.values())
+    table = Table(title="credit by instrument, all SMEs")
+    for col in ("instrument", "volume (10k CNY)", "share", "all-in rate"):
+        table.add_column(col, justify="left" if col == "instrument" else "right")
+    for k, v in vol.items():
+        share = v / total if total > 0 else None
+        table.add_row(
+            k.replace("_", " "), f"{v:,.0f}", _fmt("{:.1%}", share), _fmt("{:.2%}", rate[k])
+        )
+    return table
 
 
 def write_run(result, out: Path) -> None:

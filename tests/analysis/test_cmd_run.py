@@ -36,8 +36,14 @@ def test_run_writes_tidy_frame_summary_and_resolved_scenario(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "credit access" in p.stdout
     df = pd.read_parquet(out / "monthly.parquet")
-    assert df.month.max() == 6 and set(df.group) == {"all", "tier1", "tier2", "distributor"}
     summary = json.loads((out / "summary.json").read_text())
+    # the instrument table: every instrument, its rate as printed, n/a where unused
+    rates = summary["rate_by_instrument"]
+    assert "credit by instrument" in p.stdout
+    for name, rate in rates.items():
+        line = next(x for x in p.stdout.splitlines() if name.replace("_", " ") in x)
+        assert ("n/a" if rate is None else f"{rate:.2%}") in line
+    assert df.month.max() == 6 and set(df.group) == {"all", "tier1", "tier2", "distributor"}
     cfg = load_scenario(out / "scenario.yaml")
     assert cfg.core.data_sharing == 0.7 and cfg.population.n_smes == 200
     # the resolved scenario reproduces the run exactly
