@@ -39,6 +39,7 @@ from dashboards.plot import Plot
 from dashboards.results import (
     Pair,
     estimate_seconds,
+    instrument_rates,
     instrument_volumes,
     network_graph,
     run_pair,
@@ -101,7 +102,10 @@ def Results(pair: Pair, lang: str):
     )
     mix = solara.use_memo(
         lambda: mix_figure(
-            instrument_volumes(pair.baseline), instrument_volumes(pair.policy), lang
+            instrument_volumes(pair.baseline),
+            instrument_volumes(pair.policy),
+            lang,
+            rates=(instrument_rates(pair.baseline), instrument_rates(pair.policy)),
         ),
         dependencies=[id(pair), lang],
     )

@@ -107,11 +107,22 @@ def paths_figure(base: RunResult, pol: RunResult, lang: str) -> go.Figure:
     return go.Figure(data=data, layout=layout)
 
 
-def mix_figure(base: dict[str, float], pol: dict[str, float], lang: str) -> go.Figure:
-    """Financing volume by instrument over the run, baseline beside policy (10k CNY)."""
+def mix_figure(
+    base: dict[str, float],
+    pol: dict[str, float],
+    lang: str,
+    rates: tuple[dict[str, float | None], dict[str, float | None]] | None = None,
+) -> go.Figure:
+    """Financing volume by instrument over the run, baseline beside policy (10k CNY); with
+    `rates` (baseline's, policy's), each bar ends in that instrument's all-in annual rate."""
     names = [k for k in base.keys() | pol.keys() if base.get(k, 0) > 0 or pol.get(k, 0) > 0]
     names = sorted(names, key=lambda k: -max(base.get(k, 0), pol.get(k, 0)))
     labels = [instrument(k, lang) for k in names]
+    rates = rates or ({}, {})
+
+    def rate_text(r: dict[str, float | None], k: str) -> str:
+        return "" if r.get(k) is None else f"{r[k]:.2%}"
+
     fig = go.Figure(
         [
             go.Bar(
@@ -120,14 +131,22 @@ def mix_figure(base: dict[str, float], pol: dict[str, float], lang: str) -> go.F
                 orientation="h",
                 name=t(name, lang),
                 marker_color=style["color"],
+                text=[rate_text(r, k) for k in names],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate=f"%{{y}}: %{{x:,.0f}}<br>{t('all_in_rate', lang)} %{{text}}"
+                "<extra></extra>",
             )
-            for vol, name, style in ((base, "baseline", BASE_STYLE), (pol, "policy", POLICY_STYLE))
+            for vol, r, name, style in (
+                (base, rates[0], "baseline", BASE_STYLE),
+                (pol, rates[1], "policy", POLICY_STYLE),
+            )
         ]
     )
     fig.update_layout(
         barmode="group",
         height=90 + 55 * max(len(names), 1),
-        margin={"l": 10, "r": 10, "t": 10, "b": 30},
+        margin={"l": 10, "r": 50, "t": 10, "b": 30},
         xaxis={"title": {"text": t("money_unit", lang)}, "gridcolor": GRID},
         yaxis={"autorange": "reversed", "automargin": True},
         legend={"orientation": "h", "y": -0.25},

@@ -44,7 +44,11 @@ _UI: dict[str, tuple[str, str]] = {
     "policy": ("Policy", "政策"),
     "difference": ("Difference", "差值"),
     "paths": ("Monthly paths", "月度走势"),
-    "mix": ("Financing volume by instrument", "各融资工具规模"),
+    "mix": (
+        "Financing volume by instrument (bar ends: all-in annual rate)",
+        "各融资工具规模（条末：综合年化成本）",
+    ),
+    "all_in_rate": ("all-in annual rate", "综合年化成本"),
     "network": ("Supply network by tier", "按层级排列的供应链网络"),
     "network_run": ("Show run", "显示情景"),
     "month": ("Month", "月份"),

@@ -140,6 +140,11 @@ def network_graph(cfg: ScenarioConfig, seed: int) -> nx.DiGraph:
     return net.to_networkx(cfg.payment.term_months, cfg.population.cost_share)
 
 
+def instrument_rates(result: RunResult) -> dict[str, float | None]:
+    """All-in annual rate paid on each instrument over the run; None where nobody used it."""
+    return dict(result.summary.get("rate_by_instrument") or {})
+
+
 def instrument_volumes(result: RunResult) -> dict[str, float]:
     """Total financing volume by instrument over the run (10k CNY)."""
     vol: dict[str, Any] = result.summary.get("volume_by_instrument") or {}

@@ -15,6 +15,7 @@ from dashboards.results import (
     fmt_diff,
     fmt_value,
     headline,
+    instrument_rates,
     instrument_volumes,
     network_graph,
     run_pair,
@@ -80,6 +81,23 @@ def test_figures_build_in_both_languages(small):
         fig = network_figure(g, pos, st[-1], lang)
         shown = sum(len(tr.x) for tr in fig.data[1:-1])
         assert shown == small.n_smes
+
+
+def test_instrument_bars_end_in_their_all_in_rates():
+    s = Settings(n_smes=150, months=8, seed=5)
+    s.levers = {**lever_values(baseline_config(s)), "guarantor.fee_rate": 0.009}
+    pair = run_pair(s)
+    rates = instrument_rates(pair.baseline), instrument_rates(pair.policy)
+    vols = instrument_volumes(pair.baseline), instrument_volumes(pair.policy)
+    fig = mix_figure(*vols, "en", rates)
+    guaranteed = "Guaranteed loan"
+    for bar, r in zip(fig.data, rates, strict=True):
+        text = dict(zip(bar.y, bar.text, strict=True))
+        assert text[guaranteed] == f"{r['guaranteed_loan']:.2%}"
+        for label, shown in text.items():
+            assert shown == "" or shown.endswith("%"), (label, shown)
+    # the study's fee cut (2.5% -> 0.9%) shows as a cheaper guaranteed loan
+    assert rates[1]["guaranteed_loan"] < rates[0]["guaranteed_loan"]
 
 
 def test_formats():
