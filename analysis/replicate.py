@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis.compare import mean_interval
+from analysis.stats import mean_interval
 from simulation.runner import RunResult, run_one
 from simulation.scenario import load_scenario
 
