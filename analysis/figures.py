@@ -132,25 +132,35 @@ def fig_tiers(comparison: Comparison) -> go.Figure:
 
 
 def fig_mix(comparison: Comparison) -> go.Figure:
-    """Stacked credit volume by instrument for the baseline and each policy."""
-    t = comparison.table
-    t = t[(t.group == "all") & t.metric.str.startswith("volume_by_instrument.")]
+    """Stacked credit volume by instrument for the baseline and each policy; hovering a segment
+    gives the instrument's all-in annual rate (mean over seeds)."""
+    table = comparison.table[comparison.table.group == "all"]
+    t = table[table.metric.str.startswith("volume_by_instrument.")]
     labels = [f"baseline: {comparison.baseline}", *comparison.policies]
     fig = go.Figure()
     for i, (metric, rows) in enumerate(t.groupby("metric", sort=False)):
+        name = metric.removeprefix("volume_by_instrument.")
         rows = rows.set_index("policy")
         values = [rows.baseline_mean.iloc[0], *(rows.policy_mean.get(p) for p in labels[1:])]
+        rates = table[table.metric == f"rate_by_instrument.{name}"].set_index("policy")
+        rate = [
+            rates.baseline_mean.iloc[0] if len(rates) else math.nan,
+            *(rates.policy_mean.get(p, math.nan) for p in labels[1:]),
+        ]
         fig.add_bar(
             y=labels,
             x=values,
             orientation="h",
-            name=metric.removeprefix("volume_by_instrument.").replace("_", " "),
+            name=name.replace("_", " "),
             marker_color=qualitative.Set2[i % len(qualitative.Set2)],
+            customdata=["n/a" if not math.isfinite(r) else f"{r:.2%}" for r in rate],
+            hovertemplate="%{y}<br>%{fullData.name}: %{x:,.0f} at %{customdata} a year"
+            "<extra></extra>",
         )
     fig.update_layout(
         barmode="stack",
         height=200 + 28 * len(labels),
-        xaxis_title=f"volume over the run ({MONEY_UNIT})",
+        xaxis_title=f"volume over the run ({MONEY_UNIT}); hover: all-in annual rate",
         yaxis={"autorange": "reversed"},
     )
     return fig

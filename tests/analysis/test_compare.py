@@ -207,6 +207,7 @@ def fake_store(root: Path, tmp_path: Path, scenarios: str, seeds: int = 3) -> Pa
             "sme_defaults": 4.0 - spec.seed,
             "public_cost": 10.0 * lever,
             "volume_by_instrument": {"credit_loan": 300 * access, "guaranteed_loan": 20.0},
+            "rate_by_instrument": {"credit_loan": 0.09 - lever / 10, "guaranteed_loan": None},
             "by_group": {g: dict(group) for g in ("tier1", "tier2", "distributor")},
         }
         store.write_run(spec.meta(), monthly, summary)

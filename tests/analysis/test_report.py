@@ -195,3 +195,13 @@ def test_a_sensitivity_study_on_the_baseline_joins_the_compare_report(
     )
     assert other.exit_code == 0, other.stderr
     assert report.TITLES["sensitivity"] not in check(out.read_text(encoding="utf-8")).headings
+
+
+def test_the_instrument_mix_hovers_with_each_instruments_rate(tmp_path: Path) -> None:
+    root = fake_store(tmp_path / "res", tmp_path, f"{BASE}, levers/guarantee_cap", seeds=2)
+    comparison = compare_store(root, BASE, ["levers/guarantee_cap"])
+    bars = {bar.name: list(bar.customdata) for bar in figures.fig_mix(comparison).data}
+    # the fake runs: credit loans at 9% a year, 8.5% under the lever; the guaranteed loan's
+    # rate was not measured (None in the summaries)
+    assert bars["credit loan"] == ["9.00%", "8.50%"]
+    assert bars["guaranteed loan"] == ["n/a", "n/a"]
