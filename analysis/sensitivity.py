@@ -28,7 +28,7 @@ from analysis.batch import BatchReport, run_plan
 from analysis.experiment import Experiment, Plan, expand
 from analysis.store import Store, load_summaries
 from simulation.market import INSTRUMENTS
-from simulation.metrics import GROUPS, SUMMARY_KEYS
+from simulation.metrics import BY_INSTRUMENT, GROUPS, SUMMARY_KEYS
 from simulation.scenario import ConfigError, parameter
 
 METHODS = ("morris", "sobol")
@@ -349,8 +349,8 @@ def load_result(
 
 def check_metric(metric: str) -> None:
     """Refuse, before any run, a metric the run summaries do not carry."""
-    known = [k for k in SUMMARY_KEYS if k != "volume_by_instrument"]
-    known += [f"volume_by_instrument.{k}" for k in INSTRUMENTS]
+    known = [k for k in SUMMARY_KEYS if k not in BY_INSTRUMENT]
+    known += [f"{d}.{k}" for d in BY_INSTRUMENT for k in INSTRUMENTS]
     if metric not in known:
         raise ConfigError(f"--metric {metric}: not a summary metric (one of {', '.join(known)})")
 

@@ -37,8 +37,9 @@ MONTHLY_METRICS: tuple[str, ...] = (
     "n_active", "n_need", "n_funded", "need", "funded", *GROUP_METRICS, *VOLUME_COLUMNS,
     *SYSTEM_METRICS, "arrears_late", "arrears_enforced",
 )
-SUMMARY_KEYS: tuple[str, ...] = (*GROUP_METRICS, "volume_by_instrument", "rate_by_instrument",
-                                 *SYSTEM_METRICS,
+# summary entries that are dicts instrument -> value (flattened as `volume_by_instrument.<k>`)
+BY_INSTRUMENT: tuple[str, ...] = ("volume_by_instrument", "rate_by_instrument")
+SUMMARY_KEYS: tuple[str, ...] = (*GROUP_METRICS, *BY_INSTRUMENT, *SYSTEM_METRICS,
                                  "guaranteed_firms", "guarantee_per_firm", "arrears_repaid_share")
 STATUS = ("no_need", "funded", "rationed", "defaulted")
 

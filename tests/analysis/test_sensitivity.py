@@ -14,6 +14,7 @@ from analysis.cli import app
 from analysis.sensitivity import (
     Study,
     analyse,
+    check_metric,
     load_result,
     make_study,
     parse_params,
@@ -60,6 +61,15 @@ def test_an_unknown_metric_is_refused_before_any_run(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="--metric nope: not a summary metric"):
         run_study(study(), tmp_path / "res", workers=0, progress=False, metric="nope")
     assert not (tmp_path / "res").exists()
+
+
+def test_per_instrument_metrics_are_named_by_instrument() -> None:
+    for ok in ("credit_access_rate", "volume_by_instrument.credit_loan",
+               "rate_by_instrument.guaranteed_loan"):  # fmt: skip
+        check_metric(ok)
+    for whole in ("volume_by_instrument", "rate_by_instrument"):  # dicts, not one number
+        with pytest.raises(ConfigError, match=f"--metric {whole}: not a summary metric"):
+            check_metric(whole)
 
 
 def test_bad_method_and_sample_sizes() -> None:
