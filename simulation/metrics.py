@@ -98,7 +98,8 @@ class Recorder:
         funded_tot = np.bincount(sme, funded, minlength=n)
         has_need = r.need > 1e-9
         full = has_need & (funded_tot >= r.need - 1e-6)
-        cost = np.bincount(sme, funded * np.where(finite, rate, 0.0), minlength=n)
+        cell_cost = funded * np.where(finite, rate, 0.0)  # all-in: interest, fees, app. costs
+        cost = np.bincount(sme, cell_cost, minlength=n)
         interest = np.bincount(sme[loan], (funded * np.where(finite, rate - r.charges[sme, inst],
                                                               0.0))[loan], minlength=n)
         g_out = m.loans.outstanding(4)  # guaranteed_loan
@@ -119,9 +120,7 @@ class Recorder:
         }
         for k, name in enumerate(VOLUME_COLUMNS):
             cols[name] = self._by_group(r.funded.column(k), sme[inst == k])
-        # each instrument's all-in cost (interest, fees, application costs), by group straight
-        # from the funded cells
-        cell_cost = funded * np.where(finite, rate, 0.0)
+        # each instrument's all-in cost, by group straight from the funded cells
         ni, ng = len(INSTRUMENTS), len(GROUPS)
         cost_by = np.bincount(inst * ng + self.group_of[sme], cell_cost, minlength=ni * ng)
         cost_by = cost_by.reshape(ni, ng)
@@ -174,8 +173,7 @@ class Recorder:
             res["volume_by_instrument"] = {k: float(tot[f"vol_{k}"]) for k in INSTRUMENTS}
             # annual all-in rate paid on each instrument, weighted by volume; None if unused
             res["rate_by_instrument"] = {
-                k: _ratio(float(tot[f"cost_{k}"]), float(tot[f"vol_{k}"]))
-                if tot[f"vol_{k}"] > 0 else None
+                k: float(tot[f"cost_{k}"] / tot[f"vol_{k}"]) if tot[f"vol_{k}"] > 0 else None
                 for k in INSTRUMENTS
             }
             by_group[str(group)] = res
