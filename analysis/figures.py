@@ -16,14 +16,8 @@ from analysis.sensitivity import SensitivityResult
 from simulation.metrics import GROUPS
 
 BASE_COLOR = "#4d4d4d"
-
-
 COLORS = [*qualitative.Plotly, *qualitative.Bold[:11]]  # no greys: grey is the baseline
-
-
 SHOWN = 4  # policies drawn on the monthly charts at first; the rest one legend click away
-
-
 BAND = (0.1, 0.9)
 
 

@@ -10,17 +10,11 @@ from analysis.compare import MONEY_UNIT, TOTAL_CREDIT
 from simulation.metrics import GROUPS
 
 SHORT = {"all": "all SMEs", "tier1": "tier 1", "tier2": "tier 2", "distributor": "distrib."}
-
-
 GROUP_LABELS = {g: SHORT.get(g, g) for g in GROUPS}  # the model's groups, in its order
-
-
 RATES = {
     "credit_access_rate", "funded_share", "avg_cost_of_funds", "guarantee_payout_rate",
     "bank_npl_ratio", "arrears_repaid_share",
 }  # fmt: skip
-
-
 KEY_METRICS = (
     ("credit_access_rate", "credit access (share of SMEs in need fully funded)"),
     ("funded_share", "funded / needed volume"),
@@ -34,8 +28,6 @@ KEY_METRICS = (
     ("guarantee_payout_rate", "guarantee payout rate"),
     ("bank_npl_ratio", "bank non-performing ratio"),
 )
-
-
 LABEL = dict(KEY_METRICS)
 
 
