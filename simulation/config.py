@@ -225,6 +225,51 @@ class AccessConfig(Section):
                                 "10k CNY", ge=0, le=100)
 
 
+class CostsConfig(Section):
+    """What each lever costs the public purse (10k CNY), beyond the fee subsidies and the
+    reimbursements the model pays month by month. Running costs are charged only while the
+    lever is on; `per 1,000 SMEs` scales with the population like lender capital. No figure
+    below is in the study: each is an assumption, stated so, to be replaced by a budget line."""
+
+    guarantor_expected_loss: bool = F(True, "count the expected loss on the guarantees the "
+                                      "government guarantor writes (principal x true default "
+                                      "probability over the term x bank LGD x coverage), less "
+                                      "the reimbursed share already counted when paid: its "
+                                      "capital is public (政府性融资担保); its fee income is "
+                                      "taken to pay its running costs (assumption)")
+    guarantor_capital_rate: float = F(0.03, "annual cost of the public capital held by the "
+                                      "guarantor, so a capital injection costs money "
+                                      "(assumption: about the yield on long-term government "
+                                      "bonds, 2.5-3.5% in 2019-2021)", "per year", ge=0, le=0.3)
+    gov_data_per_year: float = F(5.0, "running cost of the government data platform while "
+                                 "banks read it (assumption: 20 million CNY a year for a city "
+                                 "of about 400,000 SMEs)", "10k CNY/year per 1,000 SMEs", ge=0,
+                                 le=1e6)
+    gov_data_per_sme: float = F(0.02, "cost of each SME a bank funds on government data: "
+                                "queries, authorisation, verification (assumption: 200 CNY "
+                                "per SME-year)", "10k CNY per SME-year", ge=0, le=100)
+    alt_data_per_year: float = F(3.0, "running cost of the platform usage-data service "
+                                 "while banks read it (assumption)", "10k CNY/year per 1,000 "
+                                 "SMEs", ge=0, le=1e6)
+    alt_data_per_sme: float = F(0.01, "cost of each funded SME with platform usage data "
+                                "(assumption: 100 CNY per SME-year)", "10k CNY per SME-year",
+                                ge=0, le=100)
+    one_stop_per_year: float = F(10.0, "running cost of the one-stop entry: offices, staff, "
+                                 "the online window (assumption)", "10k CNY/year per 1,000 "
+                                 "SMEs", ge=0, le=1e6)
+    one_stop_per_sme: float = F(0.01, "cost of each SME applying through the one-stop entry "
+                                "(assumption: 100 CNY per SME-year)", "10k CNY per SME-year",
+                                ge=0, le=100)
+    online_accounts_per_year: float = F(1.0, "running cost of online account opening for "
+                                        "out-of-town SMEs (assumption)", "10k CNY/year per "
+                                        "1,000 SMEs", ge=0, le=1e6)
+    arrears_per_year: float = F(5.0, "running cost of the arrears campaign at full "
+                                "enforcement, scaled by `payment.enforcement` (assumption)",
+                                "10k CNY/year per 1,000 SMEs", ge=0, le=1e6)
+    arrears_share: float = F(0.005, "cost of enforcing each 10k CNY of arrears paid on time "
+                             "(assumption: 0.5% in casework)", ge=0, le=1)
+
+
 class ScenarioConfig(Section):
     """A complete, validated scenario: what `run_one` needs besides a seed."""
 
@@ -238,3 +283,4 @@ class ScenarioConfig(Section):
     factoring: FactoringConfig = Field(default_factory=FactoringConfig)
     payment: PaymentConfig = Field(default_factory=PaymentConfig)
     access: AccessConfig = Field(default_factory=AccessConfig)
+    costs: CostsConfig = Field(default_factory=CostsConfig)

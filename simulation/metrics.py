@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from simulation.costs import SUMMARY_KEYS as COST_KEYS
+from simulation.costs import LeverCosts
 from simulation.market import CONF, FACTOR, INSTRUMENTS, Funded, at_cells
 from simulation.networks import ROLE_NAMES
 
@@ -40,7 +42,8 @@ MONTHLY_METRICS: tuple[str, ...] = (
 # summary entries that are dicts instrument -> value (flattened as `volume_by_instrument.<k>`)
 BY_INSTRUMENT: tuple[str, ...] = ("volume_by_instrument", "rate_by_instrument")
 SUMMARY_KEYS: tuple[str, ...] = (*GROUP_METRICS, *BY_INSTRUMENT, *SYSTEM_METRICS,
-                                 "guaranteed_firms", "guarantee_per_firm", "arrears_repaid_share")
+                                 "guaranteed_firms", "guarantee_per_firm", "arrears_repaid_share",
+                                 *COST_KEYS)
 STATUS = ("no_need", "funded", "rationed", "defaulted")
 
 
@@ -71,6 +74,7 @@ class Recorder:
         self.rows: list[dict[str, Any]] = []
         self.status: list[np.ndarray] = []
         self.public_cost = 0.0
+        self.costs = LeverCosts(model)  # every lever's public cost, item by item
 
     def _by_group(self, x: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
         """Totals of x: all SMEs, then each group. `at` (ascending) holds every SME where x
@@ -127,7 +131,7 @@ class Recorder:
         cost_by[:, 0] = np.bincount(inst, cell_cost, minlength=ni)
         for k, name in enumerate(COST_COLUMNS):
             cols[name] = cost_by[k]
-        public = r.subsidy + r.reimbursement
+        public = self.costs.month(r)  # fee subsidies, reimbursements and the levers' costs
         self.public_cost += public
         g = m.guarantor
         system = {
@@ -192,6 +196,7 @@ class Recorder:
             "guaranteed_firms": firms,
             "guarantee_per_firm": float(g_out.sum() / firms) if firms else 0.0,
             "arrears_repaid_share": float(enforced / late) if late > 0 else 1.0,
+            **self.costs.summary(),
         })
         out["by_group"] = by_group
         return {k: out[k] for k in (*SUMMARY_KEYS, "by_group")}
