@@ -30,7 +30,14 @@ def _register() -> None:
     """Add every command. Command modules import the model and pandas only inside their
     functions, so `scf --help` answers in a fraction of a second and batch workers, which
     import this module again, stay light."""
-    from analysis import cmd_batch, cmd_compare, cmd_dashboard, cmd_run, cmd_scenarios
+    from analysis import (
+        cmd_batch,
+        cmd_compare,
+        cmd_dashboard,
+        cmd_optimize,
+        cmd_run,
+        cmd_scenarios,
+    )
 
     app.command("run", help=cmd_run.HELP)(cmd_run.run)
     app.command("batch", help=cmd_batch.BATCH_HELP)(cmd_batch.batch)
@@ -38,6 +45,7 @@ def _register() -> None:
     app.command("compare", help=cmd_compare.COMPARE_HELP)(cmd_compare.compare)
     app.command("sensitivity", help=cmd_compare.SENSITIVITY_HELP)(cmd_compare.sensitivity)
     app.command("dashboard", help=cmd_dashboard.HELP)(cmd_dashboard.dashboard)
+    app.command("optimize", help=cmd_optimize.HELP)(cmd_optimize.optimize)
     cmd_scenarios.register(app)
 
 
