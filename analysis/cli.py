@@ -34,6 +34,7 @@ def _register() -> None:
         cmd_batch,
         cmd_compare,
         cmd_dashboard,
+        cmd_discover,
         cmd_optimize,
         cmd_run,
         cmd_scenarios,
@@ -46,6 +47,7 @@ def _register() -> None:
     app.command("sensitivity", help=cmd_compare.SENSITIVITY_HELP)(cmd_compare.sensitivity)
     app.command("dashboard", help=cmd_dashboard.HELP)(cmd_dashboard.dashboard)
     app.command("optimize", help=cmd_optimize.HELP)(cmd_optimize.optimize)
+    app.command("discover", help=cmd_discover.HELP)(cmd_discover.discover)
     cmd_scenarios.register(app)
 
 

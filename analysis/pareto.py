@@ -10,7 +10,6 @@ there was a noise winner.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import math
 from pathlib import Path
@@ -198,11 +197,8 @@ def page(trials: pd.DataFrame, front: pd.DataFrame, checked: pd.DataFrame,
          problem: Problem) -> str:  # fmt: skip
     """The study as one offline HTML page: the trials and front, each point's levers and
     public cost by item, and the front on fresh seeds."""
-    import plotly.offline
+    from analysis.report import offline_page
 
-    from analysis.report import STYLE
-
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     objectives = "; ".join(f"{d} {m}" for m, d in problem.objectives)
     constraints = "; ".join(c.text() for c in problem.constraints) or "none"
     levers = "; ".join(lv.describe() for lv in problem.levers)
@@ -211,17 +207,11 @@ def page(trials: pd.DataFrame, front: pd.DataFrame, checked: pd.DataFrame,
         f"<b>{html.escape(problem.scenario)}</b>, {problem.months} months, trial seeds "
         f"{problem.seeds}, fresh seeds {problem.recheck_seeds}. Levers: {html.escape(levers)}. "
         f"Objectives: {html.escape(objectives)}. Constraints: {html.escape(constraints)}. "
-        f"Sampler {problem.sampler}. Money in 10k CNY (万元), totals over the run. Generated "
-        f"{stamp} by scf optimize.</p>"
+        f"Sampler {problem.sampler}. Money in 10k CNY (万元), totals over the run.</p>"
     )
     body = (_figure(trials, front, problem) if not trials.empty else "") + (
         f"<h2>Pareto front ({len(front)} points)</h2>{_table(front, checked, problem)}"
         if not front.empty else "<h2>No trial met the constraints</h2>"
     )  # fmt: skip
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>SCF-Sim policy search: {html.escape(problem.name)}</title>"
-        f"<style>{STYLE}</style>"
-        f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script></head><body>'
-        f"<h1>Policy search: {html.escape(problem.name)}</h1>{meta}{body}</body></html>\n"
-    )
+    return offline_page(f"policy search {problem.name}", f"Policy search: {problem.name}",
+                        "Found by scf optimize", meta + body)  # fmt: skip

@@ -241,14 +241,20 @@ def build(
             f"<details><summary>Every metric and group</summary>{_table(comparison, True)}"
             f"</details>"
         )
+    return offline_page(title, "SCF-Sim policy report", _esc(title), "".join(body + sections))
+
+
+def offline_page(title: str, heading: str, meta_html: str, body_html: str) -> str:
+    """A complete HTML page with plotly.js inline (opens offline); `meta_html` and `body_html`
+    are HTML already escaped, `title` and `heading` plain text."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>SCF-Sim: {_esc(title)}</title><style>{STYLE}</style>"
         f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script></head><body>'
-        f'<h1>SCF-Sim policy report</h1><p class="meta">{_esc(title)}. Generated {stamp} by '
-        f"scf.</p>{''.join(body)}{''.join(sections)}</body></html>\n"
+        f'<h1>{_esc(heading)}</h1><p class="meta">{meta_html}. Generated {stamp} by '
+        f"scf.</p>{body_html}</body></html>\n"
     )
 
 
