@@ -13,6 +13,8 @@ value given.
 from __future__ import annotations
 
 import itertools
+import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +28,14 @@ from analysis.store import run_id, scenario_id
 from simulation.config import ScenarioConfig
 from simulation.scenario import (
     SCENARIO_DIR,
+    SUFFIXES,
     ConfigError,
     load_scenario,
     parameter,
-    read_yaml_mapping,
     set_path,
     validate,
 )
+from simulation.yaml_input import as_mapping, parse_yaml, read_text
 
 MAX_RUNS = 100_000
 MAX_SEED = 2**63 - 1
@@ -183,6 +186,8 @@ class Plan:
 def find_experiment(name: str | Path) -> Path:
     """An experiment file by path, or by library name (`minimal`, `experiments/minimal`)."""
     p = Path(name)
+    if p.suffix and p.suffix not in SUFFIXES:
+        raise ConfigError(f"{name}: an experiment file ends in .yaml (got {p.suffix!r})")
     for base in (Path(), SCENARIO_DIR, SCENARIO_DIR / "experiments"):
         for c in (base / p, (base / p).with_suffix(".yaml")):
             if c.is_file():
@@ -236,9 +241,11 @@ def _pydantic_line(source: str, exc: ValidationError) -> str:
 def read_experiment(name: str | Path) -> tuple[Path, Experiment, str]:
     """Find, read and validate an experiment file: (path, experiment, its text)."""
     path = find_experiment(name)
-    data = read_yaml_mapping(path)
+    text = read_text(path)
+    data = as_mapping(parse_yaml(text, str(path)), str(path))
     try:
-        return path, Experiment.model_validate(data), path.read_text(encoding="utf-8")
+        # strict, through JSON as a file is: "5" is not a count, true is not a number
+        return path, Experiment.model_validate_json(json.dumps(data), strict=True), text
     except ValidationError as exc:
         raise ConfigError(_pydantic_line(str(path), exc)) from None
 
@@ -246,14 +253,19 @@ def read_experiment(name: str | Path) -> tuple[Path, Experiment, str]:
 # ----------------------------------------------------------------------------- sweeps
 
 
+def _kind(source: str, where: str, path: str) -> str:
+    """The kind of a parameter path, or a ConfigError naming where it was written."""
+    try:
+        return parameter(path).kind
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {where}.{exc}") from None
+
+
 def _check_value(source: str, where: str, path: str, value: Any) -> None:
     """Check one parameter value against the schema (type and range)."""
     if path in RESERVED:
         raise ConfigError(f"{source}: {where}.{path}: not a sweepable parameter ({RESERVED[path]})")
-    try:
-        parameter(path)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {where}.{exc}") from None
+    _kind(source, where, path)
     data = ScenarioConfig().model_dump(mode="json")
     set_path(data, path, value)
     validate(data, f"{source}: {where}")
@@ -271,14 +283,17 @@ def _lhs_points(source: str, lhs: LatinHypercube) -> list[dict[str, Any]]:
     kinds = {}
     for path in paths:
         low, high = lhs.ranges[path]
+        if path not in RESERVED:
+            kinds[path] = _kind(source, "sweep.lhs.ranges", path)
+            if kinds[path] not in ("int", "float"):
+                raise ConfigError(
+                    f"{source}: sweep.lhs.ranges.{path}: a Latin hypercube needs a "
+                    f"numeric parameter ({path} is {kinds[path]}); sweep it with grid"
+                )
         for value in (low, high):
-            _check_value(source, "sweep.lhs.ranges", path, value)
-        kinds[path] = parameter(path).kind
-        if kinds[path] not in ("int", "float"):
-            raise ConfigError(
-                f"{source}: sweep.lhs.ranges.{path}: a Latin hypercube needs a "
-                f"numeric parameter ({path} is {kinds[path]}); sweep it with grid"
-            )
+            # a range is two numbers; an int parameter's bounds are whole numbers
+            whole = kinds.get(path) == "int" and float(value).is_integer()
+            _check_value(source, "sweep.lhs.ranges", path, int(value) if whole else value)
     unit = latin_hypercube(lhs.points, len(paths), lhs.seed)
     out = []
     for row in unit:
@@ -291,6 +306,15 @@ def _lhs_points(source: str, lhs: LatinHypercube) -> list[dict[str, Any]]:
                 point[path] = min(max(float(f"{low + u * (high - low):.6g}"), low), high)
         out.append(point)
     return out
+
+
+def n_points(sweep: Sweep | None) -> int:
+    """How many points a sweep has, computed from its sizes (1 without a sweep)."""
+    if sweep is None:
+        return 1
+    if sweep.lhs is not None:
+        return sweep.lhs.points
+    return math.prod(len(values) for values in (sweep.grid or {}).values())
 
 
 def sweep_points(source: str, sweep: Sweep | None) -> list[dict[str, Any]]:
@@ -335,44 +359,33 @@ def _at(config: dict[str, Any], path: str) -> Any:
     return node
 
 
-def _scenario_path(scenario: str, base_dir: Path | None) -> str | Path:
-    """A scenario named relative to the experiment file's folder, else as given."""
-    if base_dir is not None:
-        for c in (base_dir / scenario, (base_dir / scenario).with_suffix(".yaml")):
-            if c.is_file():
-                return c
-    return scenario
-
-
 def expand(
     experiment: Experiment, source: str, name: str, text: str = "", base_dir: Path | None = None
 ) -> Plan:
     """All runs of an experiment, in order: scenario, then sweep point, then seed.
 
-    Scenario names are looked up beside the experiment file (`base_dir`), then as paths, then
-    in the scenario library.
+    Scenario names are looked up beside the experiment file (`base_dir`), then in the scenario
+    library; with a `base_dir` a name that leaves both is refused before anything is read.
     """
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", name):
         raise ConfigError(
             f"{source}: name: must be letters, digits, '_', '.', '-' "
             f"(got {name!r}); set name: in the experiment"
         )
-    for path, value in experiment.overrides.items():
-        _check_value(source, "set", path, value)
-    points = sweep_points(source, experiment.sweep)
-    total = len(experiment.scenarios) * len(points) * len(experiment.seeds)
-    if total > MAX_RUNS:
+    total = len(experiment.scenarios) * n_points(experiment.sweep) * len(experiment.seeds)
+    if total > MAX_RUNS:  # counted from the sizes: nothing has been expanded yet
         raise ConfigError(
             f"{source}: {total} runs (scenarios x sweep points x seeds) is more "
             f"than {MAX_RUNS}; split the experiment"
         )
+    for path, value in experiment.overrides.items():
+        _check_value(source, "set", path, value)
+    points = sweep_points(source, experiment.sweep)
     resolved = []
     for i, scenario in enumerate(experiment.scenarios):
         for index, point in enumerate(points):
             try:
-                cfg = load_scenario(
-                    _scenario_path(scenario, base_dir), {**experiment.overrides, **point}
-                )
+                cfg = load_scenario(scenario, {**experiment.overrides, **point}, base_dir)
             except ConfigError as exc:
                 raise ConfigError(f"{source}: scenarios[{i}]: {exc}") from None
             resolved.append((scenario, index, point, cfg))

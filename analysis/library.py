@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from simulation.scenario import SCENARIO_DIR, ConfigError, load_scenario, to_yaml
+from simulation.yaml_input import read_yaml_mapping
 
 SHELVES: tuple[str, ...] = ("baselines", "levers", "pilots", "packages")
 
@@ -43,8 +42,7 @@ def library_name(path: Path, root: Path = SCENARIO_DIR) -> str:
 
 def declared_base(path: Path) -> str | None:
     """The `base:` a file names itself (not its resolved chain), or None."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    base = data.get("base") if isinstance(data, dict) else None
+    base = read_yaml_mapping(path).get("base")
     return base if isinstance(base, str) else None
 
 

@@ -7,6 +7,7 @@ the allowed range and the value given, so the CLI can print it and exit 2.
 from __future__ import annotations
 
 import copy
+import json
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +17,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from simulation.config import ScenarioConfig
+from simulation.yaml_input import ConfigError, parse_yaml, read_yaml_mapping
+
+__all__ = ["ConfigError", "read_yaml_mapping"]  # re-exported: callers import them from here
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-
-
-class ConfigError(ValueError):
-    """A scenario, override or experiment the user wrote is not valid (one-line message)."""
+SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,9 @@ def parameter(path: str) -> ParamSpec:
     return PARAMETERS[path]
 
 
+_KIND_TEXT = {"int": "a whole number", "float": "a number"}
+
+
 def _describe(err: dict[str, Any], data: dict[str, Any]) -> str:
     loc = ".".join(str(p) for p in err["loc"])
     given = err.get("input")
@@ -116,15 +120,35 @@ def _describe(err: dict[str, Any], data: dict[str, Any]) -> str:
     allowed = spec.range_text() if spec else err["msg"]
     if spec is None and err["type"] in ("model_type", "dict_type"):
         allowed = "a mapping of fields"
+    kind = _KIND_TEXT.get(spec.kind) if spec is not None else None
+    if kind and err["type"].endswith(("_type", "_parsing", "_from_float")):
+        if allowed == f"a {spec.kind}":
+            return f"{loc}: must be {kind} (got {given!r})"
+        return f"{loc}: must be {allowed}, {kind} (got {given!r})"
     return f"{loc}: must be {allowed} (got {given!r})"
 
 
+def _json_value(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item):  # a NumPy scalar
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not a value a scenario can hold")
+
+
 def validate(data: dict[str, Any], source: str = "scenario") -> ScenarioConfig:
-    """Validate a raw mapping into a ScenarioConfig, raising one-line ConfigErrors."""
+    """Validate a raw mapping into a ScenarioConfig, raising one-line ConfigErrors.
+
+    Strict, as JSON is: a string is not a number (`"1000"`), a boolean is not a share, a
+    fraction is not a whole number; an int is a float. The data goes through JSON so that lists
+    stand for tuples and mapping keys for numbers exactly as in a file.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: must be a mapping of fields (got {type(data).__name__})")
     try:
-        return ScenarioConfig.model_validate(data)
+        text = json.dumps(data, default=_json_value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    try:
+        return ScenarioConfig.model_validate_json(text, strict=True)
     except ValidationError as exc:
         errs = exc.errors()
         raise ConfigError("; ".join(f"{source}: {_describe(e, data)}" for e in errs)) from None
@@ -134,8 +158,8 @@ def parse_value(path: str, text: str) -> Any:
     """Parse the text of a `--set path=value` by YAML rules (1.5, true, core_led, [a, b])."""
     parameter(path)
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return parse_yaml(text, f"--set {path}")
+    except ConfigError:  # not YAML: the text itself, which the schema then judges
         return text
 
 
@@ -161,37 +185,40 @@ def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
 def resolve_path(name: str | Path, relative_to: Path | None = None) -> Path:
-    """Find a scenario by file path or library name (`baselines/core_led`)."""
+    """Find a scenario by file path or library name (`baselines/core_led`); nothing is read.
+
+    A name given on the command line (`relative_to` None) may be any .yaml file. A name written
+    inside a file (an experiment's `scenarios:`, a scenario's `base:`; `relative_to` is that
+    file's folder) must resolve inside that folder or inside the scenario library: an absolute
+    path or a `../..` that leaves both is refused before anything is opened.
+    """
     p = Path(name)
-    candidates = [p, p.with_suffix(".yaml")]
+    if p.suffix and p.suffix not in SUFFIXES:
+        raise ConfigError(f"{name}: a scenario file ends in .yaml (got {p.suffix!r})")
+    candidates = [p, p.with_suffix(".yaml")] if relative_to is None else []
     if relative_to is not None:
         candidates += [relative_to / p, (relative_to / p).with_suffix(".yaml")]
     candidates += [SCENARIO_DIR / p, (SCENARIO_DIR / p).with_suffix(".yaml")]
+    if relative_to is not None:
+        allowed = [c for c in candidates if _inside(c, relative_to) or _inside(c, SCENARIO_DIR)]
+        if not allowed:
+            raise ConfigError(
+                f"{name}: outside the scenario library and the folder of the file naming it "
+                f"(name a library scenario such as baselines/core_led, or a file beside it)"
+            )
+        candidates = allowed
     for c in candidates:
-        if c.is_file():
+        if c.suffix in SUFFIXES and c.is_file():
             return c
+    if relative_to is None and p.is_file():
+        raise ConfigError(f"{name}: a scenario file ends in .yaml")
     raise ConfigError(f"{name}: scenario not found (give a file path or a library name such as "
                       f"baselines/core_led; `scf scenarios list` shows them)")
-
-
-def read_yaml_mapping(path: Path) -> dict[str, Any]:
-    """A YAML file's top-level mapping; malformed or unreadable files give a one-line ConfigError
-    naming the file (and line). Scenario and experiment files are both read through it."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", exc)
-        raise ConfigError(f"{path}:{where} malformed YAML ({problem})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: must be a mapping of fields (got {type(data).__name__})")
-    return data
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -227,9 +254,14 @@ def load_raw(name: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(parent, data)
 
 
-def load_scenario(name: str | Path, overrides: dict[str, Any] | None = None) -> ScenarioConfig:
-    """Load, compose, override and validate a scenario into a ScenarioConfig."""
-    path = resolve_path(name)
+def load_scenario(
+    name: str | Path, overrides: dict[str, Any] | None = None, relative_to: Path | None = None
+) -> ScenarioConfig:
+    """Load, compose, override and validate a scenario into a ScenarioConfig.
+
+    `relative_to`: the folder of the file that names the scenario (see `resolve_path`).
+    """
+    path = resolve_path(name, relative_to)
     data = load_raw(path)
     for k, v in (overrides or {}).items():
         parameter(k)

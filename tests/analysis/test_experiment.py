@@ -100,7 +100,7 @@ def test_params_are_the_resolved_typed_values(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "scenarios: [baselines/core_led]\nseeds: 1\nmonths: 2\nset:\n"
-        "  guarantor.per_firm_cap: 1000\nsweep:\n  grid:\n    core.whitelist: [0, true]\n"
+        "  guarantor.per_firm_cap: 1000\nsweep:\n  grid:\n    core.whitelist: [false, true]\n"
         "    guarantor.fee_waiver_sectors: [[], [ai]]\n",
     )
     plan = load_experiment(path)
