@@ -27,8 +27,17 @@ avoided per unit of extra public cost, ranked. --report writes one HTML file
 there is one. Money in 10k CNY. Exit code 2: bad input, e.g. a scenario not
 in the store (the error lists those available).
 
+--decompose splits each policy's effect into its levers (the settings where it
+differs from the baseline, grouped by the library's lever files) by Shapley
+values over lever subsets on the paired seeds, with 95% intervals and the
+share due to interactions; exact up to 8 levers, sampled beyond. Its runs go
+through the batch runner's workers and are kept in the store.
+
 Example: scf compare results/main --baseline baselines/core_led
 --policy 'levers/*' --report results/main/levers.html
+
+Example: scf compare results/main -b packages/pre_policy
+-p packages/policy_package --decompose --seeds 4
 """
 
 SENSITIVITY_HELP = """Rank which parameters move credit access most (SALib Morris or Sobol').
@@ -168,6 +177,59 @@ def _print_comparison(comparison, console: Console) -> None:
         )
 
 
+def _decompose(results, comparison, metrics, experiment, seeds, max_exact, workers, scheduler):
+    from analysis.decompose import DEFAULT_METRICS, decompose_store
+    from analysis.evaluate import EvaluationError, Evaluator
+
+    if workers != 0 and scheduler is None:
+        start_fork_server()
+    out = {}
+    with Evaluator(results, workers=workers, scheduler=scheduler) as ev:
+        for policy in comparison.policies:
+            try:
+                out[policy] = decompose_store(
+                    results, comparison.baseline, policy, metrics=metrics or DEFAULT_METRICS,
+                    experiment=experiment, seeds=seeds, max_exact=max_exact, evaluator=ev,
+                )  # fmt: skip
+            except EvaluationError as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(1) from None
+    return out
+
+
+def _print_decomposition(policy, baseline, players, result, console: Console) -> None:
+    from analysis.labels import fmt_value
+
+    how = "exact" if result.exact else f"sampled, {result.orders} join orders a seed"
+    totals = result.totals.set_index("metric")
+    for metric in result.metrics:
+        t, unit = totals.loc[metric], metric.split(".")[-1]  # tier2.x formats as x
+        table = Table(
+            title=f"{policy} minus {baseline}, split by lever: Shapley values of {metric} "
+            f"({how}; {len(result.seeds)} paired seeds, {result.runs} runs)",
+            box=box.SIMPLE_HEAD,
+        )
+        for column in ("lever", "settings", "Shapley value", "95% CI", "share", "alone"):
+            table.add_column(column, justify="left" if column in ("lever", "settings") else "right")
+        rows = result.table[result.table.metric == metric]
+        for r in rows.itertuples():
+            settings = ", ".join(f"{k}={v}" for k, v in players[r.player].items())
+            share = f"{r.share:.0%}" if math.isfinite(r.share) else "n/a"
+            table.add_row(
+                r.player, settings, fmt_value(unit, r.value, True),
+                f"{fmt_value(unit, r.ci_low, True)} .. {fmt_value(unit, r.ci_high, True)}",
+                share, fmt_value(unit, r.solo, True),
+            )  # fmt: skip
+        console.print(table)
+        inter = f"{t.interaction_share:.0%}" if math.isfinite(t.interaction_share) else "n/a"
+        console.print(
+            f"total effect {fmt_value(unit, t.total, True)} ("
+            f"{fmt_value(unit, t.ci_low, True)} .. {fmt_value(unit, t.ci_high, True)}), "
+            f"equal to the sum of the values; interactions (total minus the levers alone): "
+            f"{fmt_value(unit, t.interaction, True)}, {inter} of the total"
+        )
+
+
 def _pick_sensitivity(results: Path, name: str | None, baseline: str):
     """The named study, else one on the baseline's scenario (the last by name), else None."""
     from analysis.sensitivity import load_result, studies
@@ -227,6 +289,26 @@ def compare(
             "(financing gap closed) or credit (extra credit), per unit public cost"
         ),
     ] = "output",  # fmt: skip
+    decompose: Annotated[
+        bool, typer.Option("--decompose", help="split each policy's effect into its levers")
+    ] = False,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="metric to decompose (repeatable; default: access, tier-2 access, "
+            "lost output, public cost)"
+        ),
+    ] = None,  # fmt: skip
+    seeds: Annotated[
+        int | None, typer.Option(help="decompose on the first N shared seeds (default: all)")
+    ] = None,
+    max_exact: Annotated[int, typer.Option(help="exact Shapley values up to this many levers")] = 8,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", help="local processes (0: no Dask)")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address (tcp://HOST:PORT) of a cluster")
+    ] = None,
 ) -> None:
     """Compare policies with a baseline, paired by seed."""
     from analysis.compare import compare_store
@@ -244,10 +326,21 @@ def compare(
         if report is not None and report.suffix.lower() not in (".html", ".htm"):
             raise ConfigError(f"--report {report}: must end in .html")
         study = _pick_sensitivity(results, sensitivity, baseline) if report else None
+        parts = (
+            _decompose(results, comparison, metric, experiment, seeds, max_exact, workers,
+                       scheduler)
+            if decompose else {}
+        )  # fmt: skip
     if json_:
-        sys.stdout.write(json.dumps(comparison.to_json(), indent=2, allow_nan=False) + "\n")
+        data = comparison.to_json()
+        if decompose:
+            data["decomposition"] = {p: r.to_json() | {"levers": players}
+                                     for p, (players, r) in parts.items()}  # fmt: skip
+        sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
     else:
         _print_comparison(comparison, _console())
+        for policy, (players, result) in parts.items():
+            _print_decomposition(policy, comparison.baseline, players, result, _console())
     if report is not None:
         from analysis import report as reporting
 
