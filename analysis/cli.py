@@ -32,6 +32,7 @@ def _register() -> None:
     import this module again, stay light."""
     from analysis import (
         cmd_batch,
+        cmd_calibrate,
         cmd_compare,
         cmd_dashboard,
         cmd_discover,
@@ -48,6 +49,7 @@ def _register() -> None:
     app.command("dashboard", help=cmd_dashboard.HELP)(cmd_dashboard.dashboard)
     app.command("optimize", help=cmd_optimize.HELP)(cmd_optimize.optimize)
     app.command("discover", help=cmd_discover.HELP)(cmd_discover.discover)
+    app.command("calibrate", help=cmd_calibrate.HELP)(cmd_calibrate.calibrate)
     cmd_scenarios.register(app)
 
 

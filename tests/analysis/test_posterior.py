@@ -1,0 +1,95 @@
+"""Posterior outputs: summaries and flags, the calibrated scenario, predictive intervals, page."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.calibrate import calibrate
+from analysis.posterior import (
+    CALIBRATED,
+    PREDICTIVE,
+    correlations,
+    draws,
+    finish,
+    interval,
+    summarise,
+    verdict,
+    weighted_quantile,
+)
+from analysis.targets import load_targets
+from simulation.scenario import load_scenario
+from tests.analysis.test_targets import GOOD, write
+
+FILE = copy.deepcopy(GOOD)
+FILE.update(months=4, fitted=["rate"], held_out=["drop", "leverage"])
+FILE["parameters"] = {"bank.margin": {"low": 0.005, "high": 0.04},
+                      "bank.screening_sigma": {"low": 0.2, "high": 3.0}}
+FILE["abc"] = {"population": 8, "budget": 30, "generations": 2, "seed": 5}
+FILE["targets"][2] = {
+    "name": "leverage", "study": ">= 5x", "line": "194", "value": 5.0, "bound": ">=",
+    "unit": "x", "tolerance": 1.0,
+    "quantity": {"scenario": "pkg", "metric": "guarantor_leverage", "month": 4},
+}
+
+
+def test_weighted_quantile_follows_the_weights():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    assert weighted_quantile(x, np.ones(4), 0.5) == pytest.approx(2.5)
+    assert weighted_quantile(x, np.array([0, 0, 0, 1.0]), 0.5) == pytest.approx(4.0)
+
+
+def _targets(tmp_path):
+    return load_targets(write(tmp_path, FILE))
+
+
+def test_a_posterior_as_wide_as_the_prior_is_flagged(tmp_path):
+    targets = _targets(tmp_path)
+    rng = np.random.default_rng(0)
+    posterior = pd.DataFrame({
+        "bank.margin": rng.uniform(0.005, 0.04, 500),  # as wide as the prior
+        "bank.screening_sigma": rng.normal(1.0, 0.05, 500),  # pinned
+        "weight": np.full(500, 1 / 500),
+    })
+    loose, tight = summarise(posterior, targets.priors)
+    assert not loose.identified and loose.width_ratio > 0.9
+    assert tight.identified and tight.low < 1.0 < tight.high
+    ((a, b, r),) = correlations(posterior, targets.priors)
+    assert {a, b} == {"bank.margin", "bank.screening_sigma"} and abs(r) < 0.2
+    first = draws(posterior, ["bank.margin"], 5, seed=1)
+    assert first == draws(posterior, ["bank.margin"], 5, seed=1) and len(first) == 5
+
+
+def test_intervals_and_verdicts():
+    mean, low, high = interval(np.arange(1, 101, dtype=float), 0.9)
+    assert mean == 50.5 and low == pytest.approx(5.95) and high == pytest.approx(95.05)
+
+
+def test_verdict_reads_thresholds_as_thresholds(tmp_path):
+    targets = _targets(tmp_path)
+    rate, _, leverage = targets.targets
+    assert verdict(rate, 0.06, 0.07) == "inside" and verdict(rate, 0.067, 0.07) == "outside"
+    assert verdict(leverage, 5.5, 7) == "meets" and verdict(leverage, 1, 2) == "misses"
+    assert verdict(leverage, 4, 6) == "inside"
+
+
+def test_finish_writes_posterior_scenario_predictive_and_page(tmp_path):
+    targets = _targets(tmp_path)
+    out = tmp_path / "out"
+    calibrate(targets, out)
+    done = finish(targets, out, n_draws=3, n_seeds=2)
+    # the calibrated scenario is a valid scenario at the posterior medians
+    cfg = load_scenario(out / CALIBRATED)
+    medians = {p.path: p.median for p in done.params}
+    assert cfg.bank.margin == pytest.approx(medians["bank.margin"], rel=1e-5)
+    assert "90% range" in (out / CALIBRATED).read_text()
+    pred = pd.read_parquet(out / PREDICTIVE)
+    assert len(pred) == 3 * 2 * 3 and set(pred.target) == {"rate", "drop", "leverage"}
+    # paired: the drop is pre minus package on the same seed
+    assert set(done.table.role) == {"fitted", "held_out"}
+    page = (out / "calibration.html").read_text()
+    assert "plotly" in page and "Held out" in page and "bank.screening_sigma" in page
+    assert "cdn" not in page.split("<script")[0].lower()  # no network needed in the head
