@@ -7,7 +7,6 @@ plotly.js is embedded once, as in report.py, so the file opens offline.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import math
 from typing import Any
@@ -16,11 +15,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-import plotly.offline
 from plotly.subplots import make_subplots
 
 from analysis.posterior import ParamSummary
-from analysis.report import PLOT_CONFIG, STYLE
+from analysis.report import PLOT_CONFIG, offline_page
 from analysis.targets import Targets
 
 PRIOR_COLOR, POST_COLOR, FIGURE_COLOR = "#9e9e9e", "#2c7fb8", "#d7301f"
@@ -145,7 +143,6 @@ def build(targets: Targets, posterior: pd.DataFrame, params: list[ParamSummary],
                  f"correlations mean the targets fix a combination of the parameters rather than "
                  f"each one.</p>" if correlations else "")
     meta = "; ".join(f"{_esc(k)}: {_esc(v)}" for k, v in facts.items())
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = (
         f'<p class="meta">{meta}</p>'
         f"<h2>Parameters: prior and posterior</h2>{flags}{_param_table(params)}"
@@ -159,10 +156,4 @@ def build(targets: Targets, posterior: pd.DataFrame, params: list[ParamSummary],
         f"<h3>Held out</h3>{_target_table(table, 'held_out')}"
     )
     title = f"Calibration: {targets.path.name}"
-    return (
-        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>SCF-Sim: {_esc(title)}</title><style>{STYLE}</style>"
-        f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script></head><body>'
-        f"<h1>SCF-Sim {_esc(title)}</h1><p class=\"meta\">{_esc(targets.spec.description)}. "
-        f"Generated {stamp} by scf calibrate.</p>{body}</body></html>\n"
-    )
+    return offline_page(title, f"SCF-Sim {title}", _esc(targets.spec.description), body)

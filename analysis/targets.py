@@ -22,14 +22,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simulation.config import ScenarioConfig
-from simulation.scenario import (
-    SCENARIO_DIR,
-    ConfigError,
-    load_scenario,
-    parameter,
-    read_yaml_mapping,
-    resolve_path,
-)
+from simulation.scenario import SCENARIO_DIR, ConfigError, load_scenario, parameter, resolve_path
+from simulation.yaml_input import as_mapping, parse_yaml, read_text
 
 OPS = ("difference", "ratio", "relative_change")
 ROLES = ("fitted", "held_out")
@@ -432,7 +426,8 @@ def load_targets(name: str | Path) -> Targets:
     if not path.is_file():
         raise ConfigError(f"{name}: targets file not found")
     source = str(path)
-    data = read_yaml_mapping(path)
+    text = read_text(path)
+    data = as_mapping(parse_yaml(text, source), source)
     spec = _parse(path, data)
     role = _check_roles(source, spec)
     priors = tuple(_check_prior(source, k, p) for k, p in spec.parameters.items())
@@ -453,5 +448,4 @@ def load_targets(name: str | Path) -> Targets:
             if term is not None and term.last_month > months:
                 raise ConfigError(f"{source}: targets ({t.name}): month {term.last_month} is "
                                   f"after the runs' last month ({months})")
-    text = path.read_text(encoding="utf-8")
     return Targets(path, text, spec, tuple(targets), priors, configs, months)
