@@ -351,7 +351,8 @@ def calibrate(
     stopped = ""
     sampler = _sampler_class()(abc_spec.seed, abc_spec.batch, client, on_batch)
     if not resume:
-        state = {"targets": str(targets.path), "fingerprint": fingerprint(targets)}
+        state = {"targets": str(targets.path), "baseline": targets.spec.baseline,
+                 "fingerprint": fingerprint(targets)}
         (out / STATE_NAME).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
         _make_abc(targets, sampler).new(db, {t.name: t.spec.value
                                              for t in targets.of_role("fitted")})

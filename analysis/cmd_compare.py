@@ -38,6 +38,13 @@ Example: scf compare results/main --baseline baselines/core_led
 
 Example: scf compare results/main -b packages/pre_policy
 -p packages/policy_package --decompose --seeds 4
+
+With --posterior DIR (from scf calibrate) baseline and policies are run again
+over posterior draws x seeds (kept in the store) and each key difference gets
+an interval over parameter draws and seeds beside the one over seeds alone.
+
+Example: scf compare results/main -b packages/pre_policy
+-p packages/policy_package --posterior results/calibration --draws 20 --seeds 2
 """
 
 SENSITIVITY_HELP = """Rank which parameters move credit access most (SALib Morris or Sobol').
@@ -197,6 +204,44 @@ def _decompose(results, comparison, metrics, experiment, seeds, max_exact, worke
     return out
 
 
+def _posterior(results, comparison, posterior, draws, seeds, workers, scheduler):
+    from analysis.evaluate import EvaluationError, Evaluator
+    from analysis.posterior import compare_posterior
+
+    if workers != 0 and scheduler is None:
+        start_fork_server()
+    with Evaluator(results, workers=workers, scheduler=scheduler) as ev:
+        try:
+            return compare_posterior(results, comparison, posterior, draws, seeds, ev, KEY_ROWS)
+        except EvaluationError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+
+def _print_posterior(frame, posterior, console: Console) -> None:
+    from analysis.labels import LABEL, fmt_value
+
+    for policy, rows in frame.groupby("policy", sort=False):
+        first = rows.iloc[0]
+        table = Table(
+            title=f"{policy} minus baseline over {first.draws} posterior draws ({posterior}) x "
+            f"{first.seeds} seeds: 95% intervals over draws and seeds vs over seeds alone",
+            box=box.SIMPLE_HEAD,
+        )
+        for column in ("indicator", "difference", "95% draws x seeds", "95% seeds only"):
+            table.add_column(column, justify="left" if column == "indicator" else "right")
+        for r in rows.itertuples():
+            table.add_row(
+                LABEL.get(r.metric, r.metric),
+                fmt_value(r.metric, r.diff_mean, True),
+                f"{fmt_value(r.metric, r.predictive_low, True)} .. "
+                f"{fmt_value(r.metric, r.predictive_high, True)}",
+                f"{fmt_value(r.metric, r.seeds_only_low, True)} .. "
+                f"{fmt_value(r.metric, r.seeds_only_high, True)}",
+            )
+        console.print(table)
+
+
 def _print_decomposition(policy, baseline, players, result, console: Console) -> None:
     from analysis.labels import fmt_value
 
@@ -300,7 +345,8 @@ def compare(
         ),
     ] = None,  # fmt: skip
     seeds: Annotated[
-        int | None, typer.Option(help="decompose on the first N shared seeds (default: all)")
+        int | None,
+        typer.Option(help="decompose (or --posterior) on the first N shared seeds (default: all)")
     ] = None,
     max_exact: Annotated[int, typer.Option(help="exact Shapley values up to this many levers")] = 8,
     workers: Annotated[
@@ -309,6 +355,13 @@ def compare(
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address (tcp://HOST:PORT) of a cluster")
     ] = None,
+    posterior: Annotated[
+        Path | None,
+        typer.Option(help="a calibration's --out directory: also run baseline and policies "
+                     "over its posterior draws (on the first --seeds shared seeds) and give "
+                     "intervals over draws and seeds"),
+    ] = None,
+    draws: Annotated[int, typer.Option(help="posterior draws (with --posterior)", min=2)] = 20,
 ) -> None:
     """Compare policies with a baseline, paired by seed."""
     from analysis.compare import compare_store
@@ -331,16 +384,22 @@ def compare(
                        scheduler)
             if decompose else {}
         )  # fmt: skip
+        carried = (_posterior(results, comparison, posterior, draws, seeds, workers, scheduler)
+                   if posterior is not None else None)
     if json_:
         data = comparison.to_json()
         if decompose:
             data["decomposition"] = {p: r.to_json() | {"levers": players}
                                      for p, (players, r) in parts.items()}  # fmt: skip
+        if carried is not None:
+            data["posterior"] = json.loads(carried.to_json(orient="records"))
         sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
     else:
         _print_comparison(comparison, _console())
         for policy, (players, result) in parts.items():
             _print_decomposition(policy, comparison.baseline, players, result, _console())
+        if carried is not None:
+            _print_posterior(carried, posterior, _console())
     if report is not None:
         from analysis import report as reporting
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -47,7 +48,11 @@ figure the study reports, the model's mean with its 95% interval over seeds, and
 figure was used for calibration, held out, is an input, or is not modelled (see
 docs/CALIBRATION.md). Money in 10,000 CNY.
 
+With --posterior DIR (from scf calibrate) each figure's interval is posterior-predictive:
+the central 95% of its values over posterior draws x seeds, not over seeds alone.
+
 Example: scf replicate --seeds 20
+Example: scf replicate --posterior results/calibration --draws 20 --seeds 2
 """
 
 scenarios_app = typer.Typer(help=SCENARIOS_HELP, no_args_is_help=True, add_completion=False)
@@ -109,18 +114,33 @@ def replicate(
         typer.Option(help="months per run (default: the scenarios' `months`)", min=12, max=600),
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="print the rows as JSON")] = False,
+    posterior: Annotated[Path | None, typer.Option(
+        help="a calibration's --out directory: intervals over its posterior draws and seeds")
+    ] = None,
+    draws: Annotated[int, typer.Option(help="posterior draws (with --posterior)", min=2,
+                                       max=1000)] = 20,
 ) -> None:
     from analysis.replicate import PACKAGE, PRE, as_records, fmt
     from analysis.replicate import replicate as run_replicate
 
-    rows, runs = run_replicate(seeds, months)
+    if posterior is None:
+        rows, runs = run_replicate(seeds, months)
+        spread = "95% interval: t-interval of the mean over seeds"
+    else:
+        from analysis.posterior import replicate_posterior
+
+        with user_errors():
+            rows, runs = replicate_posterior(posterior, draws, seeds, months)
+        spread = (f"95% interval: posterior-predictive, the central 95% of the values over "
+                  f"{draws} posterior draws x {seeds} seeds ({posterior})")
     if json_:
         sys.stdout.write(json.dumps(as_records(rows), indent=2) + "\n")
         return
     first = runs.pre[0]
     table = Table(
         title=f"study figures vs model: {PRE} vs {PACKAGE}, "
-        f"{seeds} paired seeds, {first.months} months, "
+        f"{seeds} paired seeds{f' x {draws} posterior draws' if posterior else ''}, "
+        f"{first.months} months, "
         f"{first.config.population.n_smes:,} SMEs"
     )
     for col, just in (
@@ -142,7 +162,7 @@ def replicate(
     for r in rows:
         console.print(f"- {r.figure.label}: {escape(r.figure.note)}")
     console.print(
-        "95% interval: t-interval of the mean over seeds. Calibrated figures set a "
+        f"{spread}. Calibrated figures set a "
         "parameter (agreement by construction); held-out ones were never used to "
         "set anything. Money in 10,000 CNY."
     )

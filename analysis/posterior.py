@@ -214,18 +214,21 @@ def parameter_paths(posterior: pd.DataFrame) -> list[str]:
     return [c for c in posterior.columns if c not in ("weight", "distance", "generation")]
 
 
-def check_not_set(scenarios: dict[str, Any], baseline: Any, paths: list[str]) -> None:
-    """Refuse scenarios that set a fitted parameter themselves: a draw would overwrite it."""
-    base = baseline.model_dump()
-    for name, cfg in scenarios.items():
+def check_not_set(changed: dict[str, Any], reference: Any, reference_name: str,
+                  paths: list[str]) -> None:
+    """Refuse scenarios that differ from `reference` in a fitted parameter: a posterior draw
+    sets that parameter in both, erasing the very difference being compared."""
+    base = reference.model_dump()
+    for name, cfg in changed.items():
         data = cfg.model_dump()
         for path in paths:
             here, there = data, base
             for part in path.split("."):
                 here, there = here[part], there[part]
             if here != there:
-                raise ConfigError(f"--posterior: {name} sets {path} itself ({here!r}, calibrated "
-                                  f"baseline {there!r}); a posterior draw would overwrite it")
+                raise ConfigError(f"--posterior: {name} sets {path} to {here!r} and "
+                                  f"{reference_name} to {there!r}; a posterior draw sets it in "
+                                  f"both and would erase that difference")
 
 
 @dataclass
@@ -259,3 +262,90 @@ def finish(targets: Targets, out: str | Path, *, n_draws: int = 40, n_seeds: int
                                   correlations(posterior, targets.priors), table, facts)
     write(files[3], page)
     return Outputs(posterior, params, table, files)
+
+
+# ----------------------------------------------------------------------------- carried forward
+
+
+def posterior_settings(posterior_dir: str | Path, n_draws: int, reference: Any,
+                       reference_name: str, changed: dict[str, Any]) -> list[dict[str, Any]]:
+    """n_draws parameter settings from a calibration's posterior (the same every time), after
+    checking that the `changed` scenarios do not differ from `reference` in a fitted one."""
+    posterior, state = read_posterior(posterior_dir)
+    paths = parameter_paths(posterior)
+    check_not_set(changed, reference, reference_name, paths)
+    return draws(posterior, paths, n_draws, int(state.get("fingerprint", {}).get("seed", 0)))
+
+
+def replicate_posterior(posterior_dir: str | Path, n_draws: int = 20, seeds: int = 2,
+                        months: int | None = None) -> tuple[list[Any], Any]:
+    """`scf replicate --posterior`: the pre-policy/package pair over posterior draws x seeds
+    (each draw's pre and package runs on the same seeds), each figure's interval the central
+    95% of its values over draws and seeds (posterior-predictive)."""
+    from analysis.replicate import PACKAGE, PRE, Runs, evaluate
+    from simulation.runner import run_one
+    from simulation.scenario import load_scenario, with_overrides
+
+    base = {PRE: load_scenario(PRE), PACKAGE: load_scenario(PACKAGE)}
+    settings = posterior_settings(posterior_dir, n_draws, base[PRE], PRE,
+                                  {PACKAGE: base[PACKAGE]})
+    pre, pkg = [], []
+    for point in settings:
+        cfg = {k: with_overrides(c, point) for k, c in base.items()}
+        for s in range(1, seeds + 1):
+            pre.append(run_one(cfg[PRE], s, months))
+            pkg.append(run_one(cfg[PACKAGE], s, months))
+    runs = Runs(pre, pkg)
+    return evaluate(runs, interval), runs
+
+
+def compare_posterior(results: str | Path, comparison: Any, posterior_dir: str | Path,
+                      n_draws: int, n_seeds: int | None, evaluator: Any,
+                      metrics: tuple[str, ...]) -> pd.DataFrame:
+    """`scf compare --posterior`: each policy and the baseline as stored, run again over
+    posterior draws x the shared seeds (paired within a draw and seed); per metric the mean
+    difference, its posterior-predictive 95% interval over draws x seeds, and beside it the
+    store's interval over seeds alone."""
+    from analysis.evaluate import require_ok
+    from analysis.store import Store
+    from simulation.config import ScenarioConfig
+    from simulation.scenario import with_overrides
+
+    store = Store.open(results)
+
+    def config(run_id: str) -> ScenarioConfig:
+        return ScenarioConfig.model_validate(store.run_meta(run_id)["config"])
+
+    rows = []
+    for policy in comparison.policies:
+        p = comparison.pairings[policy]
+        base, pol = config(p.baseline_run_ids[0]), config(p.policy_run_ids[0])
+        settings = posterior_settings(posterior_dir, n_draws, base, comparison.baseline,
+                                      {policy: pol})
+        seeds = p.seeds[:n_seeds] if n_seeds else p.seeds
+        configs = [with_overrides(c, d) for c in (base, pol) for d in settings]
+        labels = [f"{name} @ posterior draw {i}" for name in (comparison.baseline, policy)
+                  for i in range(len(settings))]
+        frame = require_ok(evaluator.evaluate(
+            configs, seeds, months=p.months, labels=labels,
+            experiment=f"posterior-{Path(posterior_dir).name}"))
+        half = len(settings) * len(seeds)
+        for metric in metrics:
+            if metric not in frame.columns:
+                continue
+            v = frame[metric].to_numpy(float)
+            b, q = v[:half], v[half:]
+            diff = q - b
+            mean, low, high = interval(diff)
+            try:
+                seeds_only = comparison.get(policy, metric)
+            except KeyError:
+                seeds_only = {"ci_low": math.nan, "ci_high": math.nan}
+            rows.append({
+                "policy": policy, "metric": metric, "draws": len(settings),
+                "seeds": len(seeds), "baseline_mean": float(np.nanmean(b)),
+                "policy_mean": float(np.nanmean(q)), "diff_mean": mean,
+                "predictive_low": low, "predictive_high": high,
+                "seeds_only_low": seeds_only["ci_low"], "seeds_only_high": seeds_only["ci_high"],
+            })  # fmt: skip
+    return pd.DataFrame(rows)

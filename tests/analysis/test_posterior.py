@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from analysis.calibrate import calibrate
 from analysis.posterior import (
@@ -21,7 +24,7 @@ from analysis.posterior import (
     weighted_quantile,
 )
 from analysis.targets import load_targets
-from simulation.scenario import load_scenario
+from simulation.scenario import ConfigError, load_scenario
 from tests.analysis.test_targets import GOOD, write
 
 FILE = copy.deepcopy(GOOD)
@@ -93,3 +96,68 @@ def test_finish_writes_posterior_scenario_predictive_and_page(tmp_path):
     page = (out / "calibration.html").read_text()
     assert "plotly" in page and "Held out" in page and "bank.screening_sigma" in page
     assert "cdn" not in page.split("<script")[0].lower()  # no network needed in the head
+
+
+def _posterior_dir(tmp_path, name: str, **columns) -> Path:
+    """A calibration directory whose posterior holds the given parameter values."""
+    out = tmp_path / name
+    out.mkdir()
+    n = len(next(iter(columns.values())))
+    frame = pd.DataFrame({**columns, "weight": np.full(n, 1 / n), "distance": 0.0,
+                          "generation": 1})
+    frame.to_parquet(out / "posterior.parquet", index=False)
+    (out / "calibration.json").write_text(json.dumps({"fingerprint": {"seed": 0}}))
+    return out
+
+
+def test_replicate_over_posterior_draws_applies_each_draw(tmp_path):
+    from analysis.posterior import replicate_posterior
+
+    low = _posterior_dir(tmp_path, "low", **{"bank.margin": [0.01, 0.01]})
+    high = _posterior_dir(tmp_path, "high", **{"bank.margin": [0.03, 0.03]})
+    rows_low, runs = replicate_posterior(low, n_draws=2, seeds=2, months=12)
+    rows_high, _ = replicate_posterior(high, n_draws=2, seeds=2, months=12)
+    assert len(runs.pre) == 4 and all(r.config.bank.margin == 0.01 for r in runs.pre)
+    assert all(r.config.bank.margin == 0.01 for r in runs.package)
+    rate_low, rate_high = (next(r for r in rows if r.figure.target == 0.0663)
+                           for rows in (rows_low, rows_high))
+    assert len(rate_low.values) == 4 and rate_high.mean > rate_low.mean + 0.01
+    assert rate_low.low <= rate_low.mean <= rate_low.high
+
+
+def test_a_posterior_over_a_parameter_the_policy_sets_is_refused(tmp_path):
+    from analysis.posterior import replicate_posterior
+
+    fee = _posterior_dir(tmp_path, "fee", **{"guarantor.fee_rate": [0.01, 0.02]})
+    with pytest.raises(ConfigError, match="sets guarantor.fee_rate to 0.009 and"):
+        replicate_posterior(fee, n_draws=2, seeds=2, months=12)
+
+
+def test_compare_over_posterior_draws_pairs_each_draw_and_seed(tmp_path):
+    from analysis.batch import run_plan
+    from analysis.compare import compare_store
+    from analysis.evaluate import Evaluator
+    from analysis.experiment import load_experiment
+    from analysis.posterior import compare_posterior
+    from simulation.runner import run_one
+    from simulation.scenario import load_scenario
+
+    spec = {"scenarios": ["packages/pre_policy", "packages/policy_package"], "seeds": 2,
+            "months": 3, "set": {"population.n_smes": 100}}
+    (tmp_path / "e.yaml").write_text(yaml.safe_dump(spec))
+    store = tmp_path / "store"
+    run_plan(load_experiment(tmp_path / "e.yaml"), store, workers=0, progress=False)
+    comparison = compare_store(store, "packages/pre_policy", ["packages/policy_package"])
+    fixed = _posterior_dir(tmp_path, "fixed", **{"bank.margin": [0.03, 0.03, 0.03]})
+    with Evaluator(store, workers=0) as ev:
+        frame = compare_posterior(store, comparison, fixed, 3, None, ev,
+                                  ("credit_access_rate", "avg_loan_rate"))
+    row = frame.set_index("metric").loc["avg_loan_rate"]
+    assert (row.draws, row.seeds) == (3, 2)
+    # every draw is margin 0.03: the paired differences are those of direct runs at 0.03
+    over = {"population.n_smes": 100, "bank.margin": 0.03}
+    direct = [run_one(load_scenario("packages/policy_package", over), s, 3).summary[
+        "avg_loan_rate"] - run_one(load_scenario("packages/pre_policy", over), s, 3).summary[
+        "avg_loan_rate"] for s in (1, 2)]
+    assert row.diff_mean == pytest.approx(np.mean(direct))
+    assert row.predictive_low <= row.diff_mean <= row.predictive_high
