@@ -162,6 +162,7 @@ def _print_comparison(comparison, console: Console) -> None:
     for column in ("extra credit", "gap closed", "lost output avoided", "extra public cost"):
         table.add_column(column, justify="right")
     table.add_column("per unit cost: credit | gap | output", justify="right", no_wrap=True)
+    table.add_column("largest extra costs", justify="left")
     for r in vfm.to_dict(orient="records"):
         ratio = (
             " | ".join(f"{r[f'{k}_per_public_cost']:,.1f}" for k in ("credit", "gap", "output"))
@@ -174,6 +175,7 @@ def _print_comparison(comparison, console: Console) -> None:
             *(f"{r[k]:+,.0f}" for k in ("extra_credit", "gap_closed", "lost_output_avoided")),
             f"{r['public_cost']:+,.0f}",
             ratio,
+            _cost_items(r),
         )
     console.print(table)
     narrowing = comparison.narrowing()
@@ -273,6 +275,16 @@ def _print_decomposition(policy, baseline, players, result, console: Console) ->
             f"equal to the sum of the values; interactions (total minus the levers alone): "
             f"{fmt_value(unit, t.interaction, True)}, {inter} of the total"
         )
+
+
+def _cost_items(row: dict, most: int = 2) -> str:
+    """The largest items of a policy's extra public cost: `arrears +930, gov_data +21`."""
+    from simulation.costs import SUMMARY_KEYS
+
+    items = [(k.removeprefix("public_cost_"), row.get(k, math.nan)) for k in SUMMARY_KEYS]
+    items = sorted((i for i in items if math.isfinite(i[1]) and abs(i[1]) >= 0.5),
+                   key=lambda i: -abs(i[1]))  # fmt: skip
+    return ", ".join(f"{k} {v:+,.0f}" for k, v in items[:most]) or "-"
 
 
 def _pick_sensitivity(results: Path, name: str | None, baseline: str):

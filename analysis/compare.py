@@ -24,6 +24,7 @@ import pandas as pd
 
 from analysis.stats import CONFIDENCE, paired_stats
 from analysis.store import LABELS, load_parameters, load_summaries
+from simulation.costs import SUMMARY_KEYS as COST_KEYS
 from simulation.metrics import GROUPS
 from simulation.scenario import ConfigError
 
@@ -355,7 +356,10 @@ def value_for_money(comparison: Comparison, rank_by: str = "lost_output_avoided"
     financing gap closed and the lost output avoided. Credit volume can fall when a lever
     removes the need for it (late-payment enforcement pays SMEs on time), so levers are
     ranked by `rank_by`, lost output avoided by default. Public cost is the government's money
-    only; a policy adding none has no ratio: those with a positive gain rank first (by gain),
+    only, every lever's cost counted (`simulation.costs`: fee subsidies, reimbursements, the
+    guarantor's expected losses and capital, the running costs of data platforms, the one-stop
+    entry and the arrears campaign; each item's extra cost is a `public_cost_<item>` column);
+    a policy adding none has no ratio: those with a positive gain rank first (by gain),
     then the others by gain per unit of cost, then the rest.
     """
     rows = []
@@ -367,6 +371,8 @@ def value_for_money(comparison: Comparison, rank_by: str = "lost_output_avoided"
             low, high = sorted((0.0 + sign * r["ci_low"], 0.0 + sign * r["ci_high"]))
             row |= {gain: 0.0 + sign * r["diff_mean"], f"{gain}_low": low, f"{gain}_high": high}
         row["public_cost"] = cost
+        for item in COST_KEYS:  # what the extra public cost is made of, lever by lever
+            row[item] = _get(comparison, policy, item)["diff_mean"]
         for gain, short in PER_COST.items():
             row[f"{short}_per_public_cost"] = row[gain] / cost if cost > 1e-9 else math.nan
         row["credit_access_change"] = _get(comparison, policy, "credit_access_rate")["diff_mean"]

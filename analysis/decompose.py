@@ -19,7 +19,8 @@ from analysis.compare import select
 from analysis.shapley import MAX_EXACT, ShapleyResult, decompose
 from analysis.store import Store, load_summaries
 from simulation.config import ScenarioConfig
-from simulation.scenario import ConfigError, read_yaml_mapping
+from simulation.scenario import ConfigError
+from simulation.yaml_input import read_yaml_mapping
 
 DEFAULT_METRICS = ("credit_access_rate", "tier2.credit_access_rate", "lost_output", "public_cost")
 IGNORED = ("description", "months")

@@ -32,10 +32,10 @@ from simulation.scenario import (
     ConfigError,
     load_scenario,
     parameter,
-    read_yaml_mapping,
     resolve_path,
     with_overrides,
 )
+from simulation.yaml_input import read_text, read_yaml_mapping
 
 SAMPLERS = ("nsga2", "tpe")
 CONSTRAINT = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(<=|>=)\s*([-+0-9.eE]+)\s*$")
@@ -352,7 +352,7 @@ def load_problem(path: str | Path) -> Problem:
         batch=batch,
         sampler_seed=spec.sampler_seed,
         recheck_seeds=recheck,
-        source_text=path.read_text(encoding="utf-8"),
+        source_text=read_text(path),
     )
 
 

@@ -71,14 +71,29 @@ def monthly_of(comparison: Comparison, path: str | Path) -> pd.DataFrame:
 
 
 def _vfm_text(comparison: Comparison) -> str:
+    from simulation.costs import SUMMARY_KEYS
+
     gain = dict((k, label) for k, _, label, _ in VFM_GAINS)[comparison.rank_by]
+    vfm = comparison.value_for_money()
+    rows = "".join(
+        f"<tr><td>{_esc(r['policy'])}</td><td>{r['public_cost']:+,.0f}</td>"
+        + "".join(f"<td>{fmt_value(k, r[k], True)}</td>" for k in SUMMARY_KEYS)
+        + "</tr>"
+        for r in vfm.to_dict(orient="records")
+    )
+    head = "".join(f"<th>{_esc(k.removeprefix('public_cost_'))}</th>" for k in SUMMARY_KEYS)
     return (
-        f"<p>Ranked by {_esc(gain)} per unit of extra public cost. Public cost is the "
-        f"government's money only (guarantee-fee subsidies and payout reimbursements), so "
-        f"levers that cost the government nothing have no ratio: those with a positive gain "
-        f"rank first, by the gain itself; their cost falls on core firms, banks or guarantors. "
-        f"Credit volume can fall while SMEs fare better, when a lever removes the need to "
-        f"borrow (late-payment enforcement pays them on time).</p>"
+        f"<p>Ranked by {_esc(gain)} per unit of extra public cost. Public cost counts every "
+        f"lever's cost to the public purse: guarantee-fee subsidies and payout reimbursements, "
+        f"the expected losses of the government guarantor and the cost of its capital, and the "
+        f"running costs of government and platform data, the one-stop entry, online accounts "
+        f"and the arrears campaign (the figures are assumptions in the schema's `costs` "
+        f"section; docs/POLICY_DESIGN.md). Costs borne by core firms and banks are not public "
+        f"money and are not counted. Credit volume can fall while SMEs fare better, when a "
+        f"lever removes the need to borrow (late-payment enforcement pays them on time).</p>"
+        f"<details><summary>Extra public cost by item ({MONEY_UNIT}, mean over paired "
+        f"seeds)</summary><table><thead><tr><th>policy</th><th>total</th>{head}</tr></thead>"
+        f"<tbody>{rows}</tbody></table></details>"
     )
 
 

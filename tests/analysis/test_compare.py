@@ -252,3 +252,22 @@ def test_cli_json_table_and_bad_names(tmp_path: Path) -> None:
         "compare", root, "-b", "baselines/core_led", "-p", "levers/guarantee_cap", "--rank-by", "x"
     )
     assert code == 2 and "--rank-by" in err
+
+
+def test_value_for_money_counts_every_levers_cost_on_the_model(tmp_path) -> None:
+    """The one-stop entry and government data cost the public money to run: not 'free'."""
+    from analysis.batch import run_plan
+
+    spec = tmp_path / "e.yaml"
+    spec.write_text(
+        "description: x\nscenarios: [baselines/core_led, levers/one_stop, levers/gov_data]\n"
+        "seeds: 2\nmonths: 4\nset:\n  population.n_smes: 100\n",
+        encoding="utf-8",
+    )
+    run_plan(load_experiment(spec), tmp_path / "s", workers=0, progress=False)
+    c = compare_store(tmp_path / "s", "baselines/core_led", ["levers/one_stop", "levers/gov_data"])
+    vfm = c.value_for_money().set_index("policy")
+    for policy, item in (("levers/one_stop", "one_stop"), ("levers/gov_data", "gov_data")):
+        row = vfm.loc[policy]
+        assert row[f"public_cost_{item}"] > 0 and row.public_cost > 0
+        assert math.isfinite(row.output_per_public_cost)  # ranked by its cost, not as free
