@@ -34,7 +34,7 @@ from rich.progress import (
 
 from analysis.cluster import dask_client
 from analysis.experiment import Plan, RunSpec
-from analysis.store import Store, encode_run
+from analysis.store import FAILED, Store, encode_run
 from simulation.scenario import ConfigError
 
 Task = Callable[[dict[str, Any]], dict[str, Any]]
@@ -82,6 +82,7 @@ class BatchReport:
     where: str
     lost: int = 0  # runs the cluster could not run (worker lost, import error): left pending
     lost_error: str = ""  # the first such error
+    repaired: int = 0  # stored runs whose files failed their check: set aside and run again
 
 
 def _record(store: Store, spec: RunSpec, out: dict[str, Any]) -> str:
@@ -172,6 +173,21 @@ def _until_interrupted(results: Iterable[tuple[RunSpec, dict]]) -> Iterable[tupl
             close()
 
 
+def set_aside_damaged(store: Store, ids: set[str]) -> int:
+    """Make the plan's damaged stored runs pending again; returns how many there were.
+
+    A run file that fails its seal is moved to damaged/; a failure record that fails its
+    seal is deleted (the run is deterministic: running it again records it again).
+    """
+    runs = store.damaged_runs(ids)
+    for rid in runs:
+        store.set_aside(rid)
+    failures = store.damaged_failures(ids)
+    for rid in failures:
+        (store.root / FAILED / f"{rid}.json").unlink(missing_ok=True)
+    return len(runs) + len(failures)
+
+
 def run_plan(
     plan: Plan,
     out: str | Path,
@@ -202,6 +218,7 @@ def run_plan(
         with store.lock():
             store.clean_tmp()
             store.write_plan(plan.name, plan.description, plan.source_text, plan.frame())
+            repaired = set_aside_damaged(store, ids)
             failed_before = ids & store.failed_ids()
             skip = store.done_ids() | (set() if retry_failed else failed_before)
             todo = [s for s in unique if s.run_id not in skip]
@@ -239,6 +256,7 @@ def run_plan(
                 where=where,
                 lost=counts["lost"],
                 lost_error=lost_error,
+                repaired=repaired,
             )
 
 

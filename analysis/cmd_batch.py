@@ -18,16 +18,17 @@ BATCH_HELP = (
     "Run an experiment (scenarios x sweep points x seeds) on Dask into a results store.\n\n"
     "Each run is stored as it finishes and runs already in the store are skipped, so after an "
     "interruption (Ctrl-C, kill, crash) the same command finishes the rest. A run that raises is "
-    "recorded with its error and the batch goes on. Exit code 0: every run ok; 1: some runs "
+    "recorded with its error and the batch goes on; a stored run whose file fails its integrity "
+    "check is set aside and run again. Exit code 0: every run ok; 1: some runs "
     "failed (see scf results) or were lost by the cluster (still pending); 2: bad input. The "
     "workers and scheduler of a cluster must import simulation and analysis (docs/STORE.md).\n\n"
     "Example: scf batch scenarios/experiments/minimal.yaml --out results/minimal --workers 2"
 )
 
 RESULTS_HELP = (
-    "Show what a results store holds: experiments, scenarios, seeds, runs ok, failed and "
-    "pending, and the errors of failed runs; optionally export one row per run (docs/STORE.md "
-    "describes the columns).\n\n"
+    "Show what a results store holds: experiments, scenarios, seeds, runs ok, failed, damaged "
+    "and pending, the errors of failed runs and the damaged files (exit code 1 if any); "
+    "optionally export one row per run (docs/STORE.md describes the columns).\n\n"
     "Example: scf results results/minimal --export results/minimal-summaries.csv"
 )
 
@@ -78,7 +79,8 @@ def batch(
     typer.echo(
         f"{plan.name}: {report.planned} runs, {report.ok_total} ok, {report.failed_total} "
         f"failed{f', {report.lost} pending' if report.lost else ''} "
-        f"({report.ran} run now {report.where}, {report.already} already stored) "
+        f"({report.ran} run now {report.where}, {report.already} already stored"
+        f"{f', {report.repaired} damaged recomputed' if report.repaired else ''}) "
         f"in {report.seconds:.1f} s -> {out}"
     )
     if report.failed_total:
@@ -110,20 +112,36 @@ def results(
     export: Annotated[
         Path | None, typer.Option(help="write the run summaries to this .csv or .parquet file")
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="also decode every page of every run file (checksums); the default check "
+            "reads each file whole against its seal",
+        ),
+    ] = False,
 ) -> None:
     """Show what a results store holds."""
-    from analysis.store import Store, load_failures, load_plan, load_summaries
+    from analysis.store import Store, load_summaries
     from simulation.scenario import ConfigError
 
     with user_errors():
         opened = Store.open(store)
-        plan = load_plan(store, experiment)
+        plan = opened.plan(experiment)
         if export is not None and export.suffix not in (".csv", ".parquet"):
             raise ConfigError(f"--export {export}: must end in .csv or .parquet")
+        described = {name: opened.plan_info(name) for name in plan.experiment.unique()}
+        scope = set(plan.run_id) if experiment is not None else None
+        damaged = {
+            **{f"runs/{r}.parquet": why for r, why in opened.damaged_runs(scope, verify).items()},
+            **{f"failed/{r}.json": why for r, why in opened.damaged_failures(scope).items()},
+        }
+        bad_ids = {Path(name).stem for name in damaged}
+        plan.loc[plan.run_id.isin(bad_ids), "status"] = "damaged"
+        errors = [opened.failure(r)["error"] for r in plan.run_id[plan.status == "failed"]]
     console = Console()
     if not console.is_terminal:  # files and pipes: no need to squeeze into 80 columns
         console.width = 120
-    described = opened.experiments()
     stored, failed = opened.done_ids(), opened.failed_ids()
     planned = set(plan.run_id)
     console.print(
@@ -134,12 +152,13 @@ def results(
             if experiment is None
             else ""
         )
+        + (f", [red]{len(damaged)} damaged[/]" if damaged else "")
     )
     table = Table(box=box.SIMPLE_HEAD)
     for column in ("experiment", "scenario"):
         widest = max([len(column), *map(len, plan[column].astype(str))])
         table.add_column(column, overflow="fold", min_width=min(widest, 30))
-    for column in ("points", "seeds", "months", "runs", "ok", "failed", "pending"):
+    for column in ("points", "seeds", "months", "runs", "ok", "failed", "damaged", "pending"):
         table.add_column(column, justify="right", min_width=len(column))
     for (name, scenario), rows in plan.groupby(["experiment", "scenario"], sort=False):
         counts = rows.drop_duplicates("run_id").status.value_counts()
@@ -150,19 +169,37 @@ def results(
             _seed_text(list(rows.seed.unique())),
             ",".join(map(str, sorted(rows.months.unique()))),
             str(rows.run_id.nunique()),
-            *(str(counts.get(k, 0)) for k in ("ok", "failed", "pending")),
+            *(str(counts.get(k, 0)) for k in ("ok", "failed", "damaged", "pending")),
         )
     console.print(table)
     for name in plan.experiment.unique():
         if described[name]["description"]:
             console.print(f"{name}: {described[name]['description']}")
-    failures = load_failures(store, experiment)
-    for error, count in failures.error.value_counts().head(10).items():
+    for error, count in _counts(errors)[:10]:
         console.print(f"[red]failed x{count}[/]: {escape(error)}", highlight=False)
+    for name, why in list(damaged.items())[:10]:
+        console.print(f"[red]damaged[/]: {name} ({escape(why)})", highlight=False)
+    if damaged:
+        console.print(
+            f"{len(damaged)} damaged file(s): run the experiment's `scf batch ... --out {store}` "
+            f"again to set them aside (in damaged/) and recompute them",
+            highlight=False,
+        )
     if export is not None:
-        summaries = load_summaries(store, experiment)
+        with user_errors():
+            summaries = load_summaries(store, experiment)
         if export.suffix == ".csv":
             summaries.to_csv(export, index=False)
         else:
             summaries.to_parquet(export, index=False)
         console.print(f"wrote {len(summaries)} run summaries to {export}")
+    if damaged:
+        raise typer.Exit(1)
+
+
+def _counts(values: list[str]) -> list[tuple[str, int]]:
+    """Distinct values with their counts, most frequent first (ties in first-seen order)."""
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    return sorted(counts.items(), key=lambda kv: -kv[1])

@@ -9,11 +9,15 @@ Layout of a store directory (see docs/STORE.md for how to read it from pandas, p
     experiments/<name>.parquet  an experiment's plan: one row per run with its labels
     log.jsonl                   timings (not part of the results; may end in a partial line)
     tmp/                        files being written; emptied when a batch starts
+    damaged/<run_id>.parquet    run files that failed their check, set aside (then recomputed)
 
 Every file is written under tmp/ and renamed into place, so a kill at any moment leaves only
-complete files. A run's id is a hash of (resolved configuration, seed, months), so a finished run
-is never computed twice, and a run file's bytes depend only on what was computed: the same
-experiment gives byte-identical run files whichever worker, cluster or resume produced them.
+complete files. Run files, plans and failure records are sealed (analysis/integrity.py) and
+checked before they are trusted: a damaged run is recomputed by the next batch and refused,
+with one line naming it, by every loader. A run's id is a hash of (resolved configuration,
+seed, months), so a finished run is never computed twice, and a run file's bytes depend only
+on what was computed: the same experiment gives byte-identical run files whichever worker,
+cluster or resume produced them.
 """
 
 from __future__ import annotations
@@ -31,13 +35,22 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from analysis.integrity import (
+    Damaged,
+    check_parquet,
+    check_record,
+    read_bytes,
+    read_checked,
+    sealed_parquet,
+    sealed_record,
+)
 from simulation.scenario import ConfigError
 
-FORMAT = 1
+FORMAT = 1  # of the run ids' hash input: changing it changes every id
+VERSION = 2  # of the store's layout; 2: sealed files
 MARKER = "store.json"
-RUNS, FAILED, EXPERIMENTS, TMP = "runs", "failed", "experiments", "tmp"
+RUNS, FAILED, EXPERIMENTS, TMP, DAMAGED = "runs", "failed", "experiments", "tmp", "damaged"
 META_KEY = b"scf"
 EXPERIMENT_KEY = b"scf.experiment"
 LABELS = ["experiment", "scenario", "variant", "point", "seed", "months", "run_id", "scenario_id"]
@@ -138,9 +151,7 @@ def encode_run(meta: dict[str, Any], monthly: pd.DataFrame, summary: dict[str, A
     table = table.replace_schema_metadata(
         {**(table.schema.metadata or {}), META_KEY: _dumps(record).encode("utf-8")}
     )
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    return sink.getvalue().to_pybytes()
+    return sealed_parquet(table)
 
 
 class Store:
@@ -167,28 +178,42 @@ class Store:
         """Open `root` as a store, making it if absent; refuse a non-store, non-empty path."""
         root = Path(root)
         cls.check_target(root)
+        if (root / MARKER).is_file():
+            cls.open(root)  # refuses a damaged or foreign store.json
         for sub in (RUNS, FAILED, EXPERIMENTS, TMP):
             (root / sub).mkdir(parents=True, exist_ok=True)
         store = cls(root)
         if not (root / MARKER).is_file():
             store._write_text(
-                root / MARKER, _dumps({"format": "scf-sim results", "version": FORMAT}) + "\n"
+                root / MARKER, _dumps({"format": "scf-sim results", "version": VERSION}) + "\n"
             )
         return store
 
     @classmethod
     def open(cls, root: str | Path) -> Store:
-        """An existing store, or a one-line ConfigError."""
+        """An existing store, or a one-line ConfigError (also for a damaged store.json)."""
         root = Path(root)
-        if not (root / MARKER).is_file():
+        marker = root / MARKER
+        if not marker.is_file():
             raise ConfigError(
                 f"{root}: not an scf results store (no {MARKER}; "
                 f"`scf batch EXPERIMENT --out {root}` makes one)"
             )
-        version = json.loads((root / MARKER).read_text(encoding="utf-8")).get("version")
-        if version != FORMAT:
+        try:
+            info = json.loads(read_bytes(marker).decode("utf-8"))
+            if not isinstance(info, dict) or info.get("format") != "scf-sim results":
+                raise ValueError
+        except (Damaged, ValueError):
             raise ConfigError(
-                f"{root}: store format {version} is not supported (this scf reads format {FORMAT})"
+                f"{marker}: damaged (expected {{\"format\": \"scf-sim results\", \"version\": "
+                f"{VERSION}}}); restore it, or write to a new --out"
+            ) from None
+        version = info.get("version")
+        if version != VERSION:
+            older = " (written by an older scf, without integrity seals)" if version == 1 else ""
+            raise ConfigError(
+                f"{root}: store format {version!r} is not supported{older}; this scf reads "
+                f"format {VERSION}: write to a new --out"
             )
         return cls(root)
 
@@ -251,7 +276,8 @@ class Store:
         """Record a run that raised, with its error; it counts as finished until retried."""
         final = self.root / FAILED / f"{meta['run_id']}.json"
         record = {"format": FORMAT, **meta, "error": error, "traceback": trace}
-        self._write_text(final, json.dumps(record, sort_keys=True, indent=1, default=_jsonable))
+        record = sealed_record(json.loads(json.dumps(record, default=_jsonable)))
+        self._write_text(final, json.dumps(record, sort_keys=True, indent=1))
         return final
 
     def write_plan(self, name: str, description: str, source_text: str, plan: pd.DataFrame) -> Path:
@@ -262,7 +288,8 @@ class Store:
             {**(table.schema.metadata or {}), EXPERIMENT_KEY: info.encode("utf-8")}
         )
         final = self.root / EXPERIMENTS / f"{name}.parquet"
-        self._atomic(final, lambda p: pq.write_table(table, p))
+        data = sealed_parquet(table)
+        self._atomic(final, lambda p: p.write_bytes(data))
         return final
 
     def append_log(self, record: dict[str, Any]) -> None:
@@ -280,34 +307,108 @@ class Store:
         """Ids of the runs recorded as failed (and not since stored ok)."""
         return {p.stem for p in (self.root / FAILED).glob("*.json")} - self.done_ids()
 
+    def run_path(self, rid: str) -> Path:
+        """Where the run `rid` is stored when ok."""
+        return self.root / RUNS / f"{rid}.parquet"
+
     def run_meta(self, rid: str) -> dict[str, Any]:
-        """The metadata of a stored run: ids, seed, months, config, summary."""
-        schema = pq.read_schema(self.root / RUNS / f"{rid}.parquet")
-        return json.loads(schema.metadata[META_KEY])
+        """The checked metadata of a stored run: ids, seed, months, config, summary.
+
+        Raises Damaged (with the reason) unless the file is whole and is the run its name says.
+        """
+        path = self.run_path(rid)
+        try:
+            return _run_record(check_parquet(read_bytes(path)), rid)
+        except Damaged as exc:
+            raise Damaged(exc.reason, path) from None
+
+    def run_table(self, rid: str) -> pa.Table:
+        """The checked monthly table of a stored run (seal and page checksums); or Damaged."""
+        path = self.run_path(rid)
+        try:
+            table = read_checked(read_bytes(path))
+            _run_record(table.schema, rid)
+        except Damaged as exc:
+            raise Damaged(exc.reason, path) from None
+        return table
+
+    def check_run(self, rid: str, full: bool = False) -> str | None:
+        """Why the stored run `rid` cannot be trusted, or None when it can.
+
+        The quick check reads the file and its seal; `full` also decodes every page (CRCs).
+        """
+        try:
+            self.run_table(rid) if full else self.run_meta(rid)
+        except Damaged as exc:
+            return exc.reason
+        return None
+
+    def damaged_runs(self, ids: set[str] | None = None, full: bool = False) -> dict[str, str]:
+        """Stored runs (of `ids`, default all) that fail their check: id -> reason."""
+        ids = self.done_ids() if ids is None else ids & self.done_ids()
+        found = {rid: self.check_run(rid, full) for rid in sorted(ids)}
+        return {rid: why for rid, why in found.items() if why is not None}
+
+    def set_aside(self, rid: str) -> None:
+        """Move a damaged run file to damaged/ (kept to look at), so the run is pending again."""
+        (self.root / DAMAGED).mkdir(exist_ok=True)
+        os.replace(self.run_path(rid), self.root / DAMAGED / f"{rid}.parquet")
 
     def failure(self, rid: str) -> dict[str, Any]:
-        """The record of a failed run: ids, seed, months, config, error, traceback."""
-        return json.loads((self.root / FAILED / f"{rid}.json").read_text(encoding="utf-8"))
+        """The checked record of a failed run: ids, seed, months, config, error, traceback."""
+        path = self.root / FAILED / f"{rid}.json"
+        try:
+            record = check_record(read_bytes(path).decode("utf-8", "replace"))
+        except Damaged as exc:
+            raise Damaged(exc.reason, path) from None
+        if record.get("run_id") != rid:
+            raise Damaged(f"it holds run {str(record.get('run_id'))[:24]}, not {rid}", path)
+        return record
+
+    def damaged_failures(self, ids: set[str] | None = None) -> dict[str, str]:
+        """Failure records (of `ids`, default all) that fail their check: id -> reason."""
+        ids = self.failed_ids() if ids is None else ids & self.failed_ids()
+        out = {}
+        for rid in sorted(ids):
+            try:
+                self.failure(rid)
+            except Damaged as exc:
+                out[rid] = exc.reason
+        return out
+
+    def _plan_table(self, name: str) -> pa.Table:
+        path = self.root / EXPERIMENTS / f"{name}.parquet"
+        try:
+            return read_checked(read_bytes(path))
+        except Damaged as exc:
+            raise ConfigError(
+                f"{path}: damaged plan ({exc.reason}); run that experiment's `scf batch` again "
+                f"to rewrite it"
+            ) from None
+
+    def experiment_names(self) -> list[str]:
+        """Names of the experiments with a plan in the store (not yet checked), sorted."""
+        return sorted(p.stem for p in (self.root / EXPERIMENTS).glob("*.parquet"))
 
     def experiments(self) -> dict[str, dict[str, Any]]:
-        """Experiment name -> {name, description, source} for every plan in the store."""
-        out = {}
-        for path in sorted((self.root / EXPERIMENTS).glob("*.parquet")):
-            out[path.stem] = json.loads(pq.read_schema(path).metadata[EXPERIMENT_KEY])
-        return out
+        """Experiment name -> {name, description, source} for every (checked) plan in the store."""
+        return {name: self.plan_info(name) for name in self.experiment_names()}
+
+    def plan_info(self, name: str) -> dict[str, Any]:
+        """{name, description, source} of one experiment's (checked) plan."""
+        return json.loads((self._plan_table(name).schema.metadata or {})[EXPERIMENT_KEY])
 
     def plan(self, experiment: str | None = None) -> pd.DataFrame:
         """The plans' rows (labels of every planned run) with a `status` column.
 
         `status` is `ok` (stored), `failed` (recorded with its error) or `pending`.
         """
-        names = sorted(self.experiments()) if experiment is None else [experiment]
-        if experiment is not None and experiment not in self.experiments():
-            known = ", ".join(sorted(self.experiments())) or "none"
+        stored = self.experiment_names()
+        names = stored if experiment is None else [experiment]
+        if experiment is not None and experiment not in stored:
+            known = ", ".join(stored) or "none"
             raise ConfigError(f"{self.root}: no experiment named {experiment!r} (stored: {known})")
-        frames = [
-            pq.read_table(self.root / EXPERIMENTS / f"{n}.parquet").to_pandas() for n in names
-        ]
+        frames = [self._plan_table(n).to_pandas() for n in names]
         if not frames:
             return pd.DataFrame(columns=[*LABELS, "status"])
         plan = pd.concat(frames, ignore_index=True)
@@ -321,6 +422,46 @@ class Store:
 # ----------------------------------------------------------------------------- loading
 
 
+def _refuse_damaged(store: Store, damaged: dict[str, str], what: str = "run") -> None:
+    """One line naming the damaged files (the first three) and how to recompute them."""
+    if not damaged:
+        return
+    folder = RUNS if what == "run" else FAILED
+    suffix = "parquet" if what == "run" else "json"
+    named = ", ".join(
+        f"{folder}/{rid}.{suffix} ({why})" for rid, why in list(damaged.items())[:3]
+    )
+    more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+    raise ConfigError(
+        f"{store.root}: {len(damaged)} damaged {what} file{'s' if len(damaged) > 1 else ''}: "
+        f"{named}{more}; run the experiment's `scf batch ... --out {store.root}` again to "
+        f"recompute {'them' if len(damaged) > 1 else 'it'}"
+    )
+
+
+def _checked(store: Store, ids: list[str], read: Callable[[str], Any], what: str) -> list[Any]:
+    """`read(rid)` for every id, refusing (one line) if any of them is damaged."""
+    out, damaged = [], {}
+    for rid in ids:
+        try:
+            out.append(read(rid))
+        except Damaged as exc:
+            damaged[rid] = exc.reason
+    _refuse_damaged(store, damaged, what)
+    return out
+
+
+def _run_record(schema: pa.Schema, rid: str) -> dict[str, Any]:
+    """The `scf` record of a checked run file, which must be the run its name says."""
+    raw = (schema.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise Damaged("it has no run metadata")
+    record = json.loads(raw)
+    if record.get("run_id") != rid:
+        raise Damaged(f"it holds run {str(record.get('run_id'))[:24]}, not {rid}")
+    return record
+
+
 def load_plan(path: str | Path, experiment: str | None = None) -> pd.DataFrame:
     """Every planned run with its labels and status (ok, failed, pending)."""
     return Store.open(path).plan(experiment)
@@ -332,20 +473,21 @@ def load_summaries(path: str | Path, experiment: str | None = None) -> pd.DataFr
     Columns: experiment, scenario, variant, point, seed, months, run_id, scenario_id, status,
     error, the swept and set parameters as `param.<path>`, then the flattened summary metrics
     (`credit_access_rate`, `volume_by_instrument.<instrument>`, `tier1.credit_access_rate`, ...).
-    A run planned by two experiments appears once under each.
+    A run planned by two experiments appears once under each. Every run file is checked first:
+    a damaged one is refused with one line naming it (ConfigError).
     """
     store = Store.open(path)
     plan = store.plan(experiment)
     plan = plan[plan.status != "pending"].reset_index(drop=True)
-    metrics, errors = [], []
-    for rid, status in zip(plan.run_id, plan.status, strict=True):
-        if status == "ok":
-            metrics.append(flatten_summary(store.run_meta(rid)["summary"]))
-            errors.append(None)
-        else:
-            metrics.append({})
-            errors.append(store.failure(rid)["error"])
-    plan["error"] = pd.Series(errors, index=plan.index, dtype="object")
+    ok = list(dict.fromkeys(plan.run_id[plan.status == "ok"]))
+    failed = list(dict.fromkeys(plan.run_id[plan.status == "failed"]))
+    summaries = dict(zip(ok, _checked(store, ok, lambda r: store.run_meta(r)["summary"], "run"),
+                         strict=True))
+    errors = dict(zip(failed, _checked(store, failed, lambda r: store.failure(r)["error"],
+                                       "failure"), strict=True))
+    metrics = [flatten_summary(summaries[r]) if r in summaries else {} for r in plan.run_id]
+    plan["error"] = pd.Series([errors.get(r) for r in plan.run_id], index=plan.index,
+                              dtype="object")
     return pd.concat([plan, pd.DataFrame(metrics, index=plan.index)], axis=1)
 
 
@@ -353,7 +495,8 @@ def load_monthly(path: str | Path, experiment: str | None = None) -> pd.DataFram
     """The monthly tidy table of every ok run, labelled: one long table.
 
     Keyed by (experiment, scenario_id or scenario/variant, seed, month, group); the metric
-    columns are those of `RunResult.monthly`.
+    columns are those of `RunResult.monthly`. Every run file is checked (seal and page
+    checksums) first; a damaged one is refused with one line naming it.
     """
     store = Store.open(path)
     plan = store.plan(experiment)
@@ -362,7 +505,8 @@ def load_monthly(path: str | Path, experiment: str | None = None) -> pd.DataFram
     ids = list(dict.fromkeys(plan.run_id))
     if not ids:
         return pd.DataFrame(columns=[*labels.columns, "scenario_id", "seed", "month", "group"])
-    tables = [pq.read_table(store.root / RUNS / f"{rid}.parquet") for rid in ids]
+    tables = _checked(store, ids, store.run_table, "run")
+    tables = [t.replace_schema_metadata(None) for t in tables]
     runs = pa.concat_tables(tables, promote_options="default").to_pandas()
     return labels.merge(runs, on="run_id", how="inner", sort=False)
 
@@ -371,13 +515,19 @@ def load_parameters(path: str | Path, experiment: str | None = None) -> pd.DataF
     """One row per scenario_id: months and every resolved parameter by dotted path."""
     store = Store.open(path)
     plan = store.plan(experiment)
-    rows: dict[str, dict[str, Any]] = {}
+    first: dict[str, tuple[str, str]] = {}
     for rid, sid, status in zip(plan.run_id, plan.scenario_id, plan.status, strict=True):
-        if sid in rows or status == "pending":
-            continue
-        meta = store.run_meta(rid) if status == "ok" else store.failure(rid)
-        rows[sid] = {"scenario_id": sid, "months": meta["months"], **flatten_config(meta["config"])}
-    return pd.DataFrame(list(rows.values()))
+        if sid not in first and status != "pending":
+            first[sid] = (rid, status)
+    ok = [rid for rid, status in first.values() if status == "ok"]
+    failed = [rid for rid, status in first.values() if status == "failed"]
+    metas = dict(zip(ok, _checked(store, ok, store.run_meta, "run"), strict=True))
+    metas.update(zip(failed, _checked(store, failed, store.failure, "failure"), strict=True))
+    rows = [
+        {"scenario_id": sid, "months": metas[rid]["months"], **flatten_config(metas[rid]["config"])}
+        for sid, (rid, _) in first.items()
+    ]
+    return pd.DataFrame(rows)
 
 
 def load_failures(path: str | Path, experiment: str | None = None) -> pd.DataFrame:
@@ -385,7 +535,7 @@ def load_failures(path: str | Path, experiment: str | None = None) -> pd.DataFra
     store = Store.open(path)
     plan = store.plan(experiment)
     plan = plan[plan.status == "failed"].reset_index(drop=True)
-    records = [store.failure(rid) for rid in plan.run_id]
+    records = _checked(store, list(plan.run_id), store.failure, "failure")
     plan["error"] = [r["error"] for r in records]
     plan["traceback"] = [r["traceback"] for r in records]
     return plan
