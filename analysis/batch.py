@@ -34,10 +34,12 @@ from rich.progress import (
 
 from analysis.cluster import dask_client
 from analysis.experiment import Plan, RunSpec
-from analysis.store import FAILED, Store, encode_run
+from analysis.outputs import check_output_dir, run_bytes, write_errors
+from analysis.store import FAILED, MARKER, Store, encode_run
 from simulation.scenario import ConfigError
 
 Task = Callable[[dict[str, Any]], dict[str, Any]]
+KEPT = "the runs finished so far are kept: make room and run the same command again"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -211,14 +213,19 @@ def run_plan(
     start = time.perf_counter()
     unique = list({s.run_id: s for s in plan.specs}.values())
     ids = {s.run_id for s in unique}
+    stored = Store.open(out).done_ids() if (Path(out) / MARKER).is_file() else set()
+    need = sum(run_bytes(s.months) for s in unique if s.run_id not in stored)
+    check_output_dir(out, need)  # before the cluster starts or anything is written
     serial = workers == 0
     task = task or execute
     with _client(serial, workers, scheduler) as client:
-        store = Store.create(out)
+        with write_errors(out, KEPT):
+            store = Store.create(out)
         with store.lock():
-            store.clean_tmp()
-            store.write_plan(plan.name, plan.description, plan.source_text, plan.frame())
-            repaired = set_aside_damaged(store, ids)
+            with write_errors(out, KEPT):
+                store.clean_tmp()
+                store.write_plan(plan.name, plan.description, plan.source_text, plan.frame())
+                repaired = set_aside_damaged(store, ids)
             failed_before = ids & store.failed_ids()
             skip = store.done_ids() | (set() if retry_failed else failed_before)
             todo = [s for s in unique if s.run_id not in skip]
@@ -240,7 +247,8 @@ def run_plan(
                     _results_serial(todo, task) if serial else _results_dask(client, todo, task)
                 )
                 for spec, outcome in _until_interrupted(results):
-                    kind = _record(store, spec, outcome)
+                    with write_errors(out, KEPT):  # a full disk: one line, finished runs kept
+                        kind = _record(store, spec, outcome)
                     counts[kind] += 1
                     if kind == "lost":
                         lost_error = lost_error or outcome["error"]

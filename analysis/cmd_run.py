@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from analysis.errors import user_errors
+from analysis.outputs import check_output_dir, run_bytes, write_errors
 
 HELP = """Run one simulation of SCENARIO (a file or a library name) and write its results.
 
@@ -65,9 +66,12 @@ def run(
 
     with user_errors():
         cfg = load_scenario(scenario, parse_overrides(set_))
+        if out is not None:  # before the run: a bad --out must not cost its time
+            check_output_dir(out, run_bytes(months or cfg.months))
     result = run_one(cfg, seed, months)
     if out is not None:
-        write_run(result, out)
+        with user_errors(), write_errors(out, "nothing was written there"):
+            write_run(result, out)
     if json_:
         sys.stdout.write(json.dumps(result.summary, indent=2) + "\n")
         return

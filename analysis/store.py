@@ -222,7 +222,11 @@ class Store:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the store's writer lock (released by the OS even on kill -9)."""
-        with open(self.root / ".lock", "a") as handle:
+        try:
+            handle = open(self.root / ".lock", "a")  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            raise ConfigError(f"{self.root}: cannot write ({exc.strerror or exc})") from None
+        with handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
