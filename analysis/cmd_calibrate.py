@@ -110,6 +110,9 @@ def calibrate(
                     "population": abc.population, "seed": abc.seed,
                     "stopped at": run.stopped,
                 }  # fmt: skip
+                n_runs = draws * seeds * len(targets.scenarios_for(targets.targets))
+                sys.stderr.write(f"posterior-predictive: {draws} draws x {seeds} seeds, "
+                                 f"{n_runs} runs of every target's scenarios\n")
                 outputs = finish(targets, out, n_draws=draws, n_seeds=seeds, client=client,
                                  facts=facts)
         except KeyboardInterrupt:

@@ -97,7 +97,7 @@ def _max_t(db: Path) -> int:
 
 @pytest.mark.slow
 def test_kill_and_resume_gives_the_posterior_of_an_uninterrupted_run(tmp_path):
-    path = _truth_file(tmp_path, population=20, budget=200, generations=4)
+    path = _truth_file(tmp_path, population=20, budget=150, generations=3)
     cmd = [sys.executable, "-m", "analysis", "calibrate", str(path), "--draws", "4",
            "--seeds", "1"]
     whole = subprocess.run([*cmd, "--out", str(tmp_path / "whole"), "--workers", "2"],
