@@ -161,3 +161,20 @@ def test_compare_over_posterior_draws_pairs_each_draw_and_seed(tmp_path):
         "avg_loan_rate"] for s in (1, 2)]
     assert row.diff_mean == pytest.approx(np.mean(direct))
     assert row.predictive_low <= row.diff_mean <= row.predictive_high
+
+
+def test_the_committed_shanghai_calibration_is_consistent_with_its_targets_file():
+    from analysis.posterior import parameter_paths
+    from simulation.scenario import SCENARIO_DIR
+
+    fit = SCENARIO_DIR / "calibration" / "shanghai_2020"
+    if not (fit / "posterior.parquet").exists():
+        pytest.skip("the Shanghai calibration has not been run and committed yet")
+    targets = load_targets(SCENARIO_DIR / "calibration" / "shanghai_2020.yaml")
+    posterior = pd.read_parquet(fit / "posterior.parquet")
+    assert parameter_paths(posterior) == [p.path for p in targets.priors]
+    assert posterior.weight.sum() == pytest.approx(1.0)
+    cfg = load_scenario(fit / "calibrated.yaml").model_dump()
+    for p in summarise(posterior, targets.priors):
+        section, name = p.path.split(".")
+        assert cfg[section][name] == pytest.approx(p.median, rel=1e-5)
