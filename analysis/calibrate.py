@@ -191,16 +191,15 @@ def _sampler_class() -> type:
 
 
 def fingerprint(targets: Targets) -> dict[str, Any]:
-    """What makes two calibrations the same (stopping rules excepted): the file's content, the
-    resolved scenarios, and the ABC settings that change which draws are made."""
-    abc = targets.spec.abc
+    """What makes two calibrations the same: the validated file (its stopping rules, batch size
+    and description aside, which change no draw), the resolved scenarios and the horizon."""
+    spec = targets.spec.model_dump(mode="json", by_alias=True)
+    spec.pop("description", None)
+    for key in ("budget", "generations", "batch"):
+        spec["abc"].pop(key, None)
     configs = {k: c.model_dump(mode="json") for k, c in targets.configs.items()}
-    content = json.dumps([targets.text, configs, targets.months], sort_keys=True)
-    return {
-        "targets_sha256": hashlib.sha256(content.encode()).hexdigest(),
-        "seed": abc.seed, "population": abc.population, "alpha": abc.alpha,
-        "seeds_per_draw": abc.seeds_per_draw,
-    }  # fmt: skip
+    content = json.dumps([spec, configs, targets.months], sort_keys=True)
+    return {"sha256": hashlib.sha256(content.encode()).hexdigest(), "seed": targets.spec.abc.seed}
 
 
 def _check_out(out: Path, targets: Targets) -> bool:

@@ -86,6 +86,16 @@ def test_another_calibration_in_the_same_directory_is_refused(tmp_path):
         calibrate(other, tmp_path / "out")
 
 
+def test_a_larger_budget_or_generation_limit_in_the_file_goes_on_from_the_database(tmp_path):
+    first = load_targets(_truth_file(tmp_path, population=10, budget=100, generations=1))
+    assert len(calibrate(first, tmp_path / "out").generations) == 1
+    more = load_targets(_file(tmp_path, first.targets[0].spec.value,
+                              first.targets[1].spec.value, population=10, budget=100,
+                              generations=2))
+    run = calibrate(more, tmp_path / "out")
+    assert run.resumed_from == 1 and len(run.generations) == 2
+
+
 def _max_t(db: Path) -> int:
     try:
         with sqlite3.connect(db) as con:
