@@ -55,6 +55,10 @@ def run_seeds(configs: dict[str, ScenarioConfig], overrides: dict[str, Any],
     return out
 
 
+class DrawFailed(RuntimeError):
+    """A model run raised for one parameter draw: a model error, not a user mistake."""
+
+
 @dataclass
 class Simulator:
     """pyabc's model: a parameter draw -> the fitted targets' values, averaged over seeds.
@@ -72,7 +76,11 @@ class Simulator:
         first = int(np.random.randint(0, 2**31 - 1 - self.seeds_per_draw))
         overrides = {p.path: p.from_internal(float(par[p.key])) for p in self.priors}
         seeds = list(range(first, first + self.seeds_per_draw))
-        values = run_seeds(self.configs, overrides, self.targets, self.months, seeds)
+        try:
+            values = run_seeds(self.configs, overrides, self.targets, self.months, seeds)
+        except Exception as exc:  # say which draw; the run stops (a model error is not data)
+            text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            raise DrawFailed(f"a run failed at {overrides}, seeds {seeds}: {text}") from None
         return {t.name: float(np.mean(values[:, j])) for j, t in enumerate(self.targets)}
 
 

@@ -81,8 +81,8 @@ def calibrate(
     """Fit a targets file's free parameters by ABC-SMC."""
     if workers != 0 and scheduler is None:
         start_fork_server()  # workers import the model while this process reads the targets
+    from analysis.calibrate import DrawFailed, open_client
     from analysis.calibrate import calibrate as run_calibration
-    from analysis.calibrate import open_client
     from analysis.posterior import finish
     from analysis.targets import load_targets
     from simulation.scenario import ConfigError
@@ -115,6 +115,9 @@ def calibrate(
                                  f"{n_runs} runs of every target's scenarios\n")
                 outputs = finish(targets, out, n_draws=draws, n_seeds=seeds, client=client,
                                  facts=facts)
+        except DrawFailed as exc:
+            sys.stderr.write(f"error: {exc}; finished generations are kept in {out}\n")
+            raise typer.Exit(1) from None
         except KeyboardInterrupt:
             sys.stderr.write(f"\ninterrupted: finished generations are kept in {out}; run the "
                              f"same command again to resume\n")

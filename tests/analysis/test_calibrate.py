@@ -131,3 +131,15 @@ def test_kill_and_resume_gives_the_posterior_of_an_uninterrupted_run(tmp_path):
     a = pd.read_parquet(tmp_path / "whole" / "posterior.parquet")
     b = pd.read_parquet(cut / "posterior.parquet")
     pd.testing.assert_frame_equal(a, b)  # bit for bit, with 2 Dask workers and without
+
+
+def test_a_failing_model_run_stops_the_fit_naming_the_draw(tmp_path, monkeypatch):
+    from analysis import calibrate as module
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(module, "run_seeds", broken)
+    targets = load_targets(_file(tmp_path, 0.06, 1000.0, population=5, budget=5))
+    with pytest.raises(module.DrawFailed, match="a run failed at .*bank.margin.*boom"):
+        calibrate(targets, tmp_path / "out")
