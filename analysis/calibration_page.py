@@ -23,6 +23,7 @@ from analysis.targets import Targets
 
 PRIOR_COLOR, POST_COLOR, FIGURE_COLOR = "#9e9e9e", "#2c7fb8", "#d7301f"
 SCALE = {"pct": (100, "%"), "pt": (100, " pt"), "share": (100, "%")}
+AXIS = (-1.5, 3.0)  # the targets chart's x range when some interval reaches beyond it
 
 
 def _esc(text: Any) -> str:
@@ -98,7 +99,14 @@ def fig_targets(table: pd.DataFrame) -> go.Figure:
         fig.add_scatter(x=[rel[2]], y=[y], mode="markers", marker={"color": color, "size": 9},
                         hovertext=hover, hoverinfo="text", showlegend=False)
     fig.add_vline(x=0, line_color=FIGURE_COLOR, annotation_text="the study's figure")
-    fig.update_xaxes(title="(model - figure) / |figure|", tickformat=".0%")
+    spans = [(v - r.figure) / (abs(r.figure) or 1.0) for r in table.itertuples()
+             for v in (r.low95, r.high95) if math.isfinite(v)]
+    low, high = min([-0.5, *spans]), max([0.5, *spans])
+    title = "(model - figure) / |figure|"
+    if low < AXIS[0] or high > AXIS[1]:  # one wild interval would squash every other
+        low, high = max(low, AXIS[0]), min(high, AXIS[1])
+        title += f" (cut at {AXIS[0]:.0%} .. {AXIS[1]:+.0%}: the tables give every interval)"
+    fig.update_xaxes(title=title, tickformat=".0%", range=[low * 1.05, high * 1.05])
     fig.update_layout(height=120 + 40 * len(table), title="Posterior-predictive intervals "
                       "(thin: 95%, thick: 90%, dot: mean) against the study's figures")
     return fig
