@@ -135,38 +135,46 @@ def _json(frame) -> list[dict]:
     ]
 
 
-def _print_front(problem, front, checked, console: Console) -> None:
+def _print_front(problem, front, checked, console: Console, most: int = 5) -> None:
     metrics = list(dict.fromkeys(
         [m for m, _ in problem.objectives] + [c.metric for c in problem.constraints]
     ))  # fmt: skip
     table = Table(
-        title=f"Pareto front of {problem.name}: levers, trial means ({len(problem.seeds)} "
-        f"seeds) and the same on {len(problem.recheck_seeds)} fresh seeds (mean [95% CI])",
+        title=f"Pareto front of {problem.name} ({len(front)} points): mean over the trial's "
+        f"{len(problem.seeds)} seeds | mean [95% CI] on {len(problem.recheck_seeds)} fresh seeds",
         box=box.SIMPLE_HEAD,
     )
     table.add_column("trial", justify="right")
-    for lv in problem.levers:
-        table.add_column(lv.path, justify="right")
     for m in metrics:
-        table.add_column(f"{m}: trial | fresh [95% CI]", justify="right")
-    table.add_column("holds", justify="right")
+        table.add_column(m, justify="right")
+    table.add_column("constraints on fresh seeds", justify="right")
     by = checked.set_index("trial") if not checked.empty else None
     for _, r in front.iterrows():
         c = by.loc[int(r.trial)]
-        cells = [str(int(r.trial)), *(_value(r[lv.path]) for lv in problem.levers)]
+        cells = [str(int(r.trial))]
         for m in metrics:
-            cells.append(f"{r[m]:,.4g} | {c[m]:,.4g} [{c[f'{m}_low']:,.4g}, {c[f'{m}_high']:,.4g}]")
-        cells.append("[green]yes[/]" if c.sure else "mean only" if c.holds else "[red]NO[/]")
+            cells.append(f"{_num(r[m])} | {_num(c[m])} [{_num(c[f'{m}_low'])}, "
+                         f"{_num(c[f'{m}_high'])}]")  # fmt: skip
+        cells.append(
+            "[green]hold[/]" if c.sure else "hold by the mean only" if c.holds else "[red]fail[/]"
+        )
         table.add_row(*cells)
     console.print(table)
-    for _, r in front.head(1).iterrows():
+    for _, r in front.head(most).iterrows():
         c = by.loc[int(r.trial)]
+        levers = ", ".join(f"{lv.path}={_value(r[lv.path])}" for lv in problem.levers)
         cost = c["public_cost_effect"], c["public_cost_effect_low"], c["public_cost_effect_high"]
         console.print(
-            f"cheapest on the front: trial {int(r.trial)}, extra public cost over "
-            f"{problem.scenario} {cost[0]:+,.0f} [{cost[1]:+,.0f}, {cost[2]:+,.0f}] (10k CNY, "
-            f"fresh seeds, paired); scenario file: points/trial-{int(r.trial)}.yaml"
+            f"trial {int(r.trial)}: {levers}; extra public cost over {problem.scenario} "
+            f"{cost[0]:+,.0f} [{cost[1]:+,.0f}, {cost[2]:+,.0f}] (10k CNY, fresh seeds, paired) "
+            f"-> points/trial-{int(r.trial)}.yaml"
         )
+
+
+def _num(x: float) -> str:
+    if not math.isfinite(x):
+        return "n/a"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
 def _value(v) -> str:

@@ -36,6 +36,7 @@ from dashboards.figures import mix_figure, network_figure, paths_figure
 from dashboards.i18n import t
 from dashboards.layout import tier_layout
 from dashboards.plot import Plot
+from dashboards.policy import FONT_CSS, CostTable, PolicyLoader
 from dashboards.results import (
     Pair,
     estimate_seconds,
@@ -116,6 +117,8 @@ def Results(pair: Pair, lang: str):
             classes=["scf-timing"],
             style={"font-size": "12px"},
         )
+    with solara.Card(t("costs", lang), classes=["scf-costs-card"]):
+        CostTable(pair, lang)
     with solara.Card(t("paths", lang)):
         Plot(paths)
     with solara.Card(t("mix", lang)):
@@ -153,6 +156,7 @@ def Page():
             task()  # same settings: run again on demand
 
     solara.Title(t("title", lang))
+    solara.Style(FONT_CSS)  # Noto Sans SC from the offline cache: Chinese without system fonts
     with solara.AppBar():
         LanguageSwitch(lang, set_lang)
     with solara.Sidebar(), solara.Column(classes=["scf-controls"]):
@@ -164,6 +168,7 @@ def Page():
             classes=["scf-run"],
         )
         Controls(draft, set_draft, lang, on_baseline, on_reset)
+        PolicyLoader(draft, set_draft, lang)
         Export(draft, lang)
     with solara.Column(classes=["scf-main"]):
         solara.Markdown(f"## {t('title', lang)}\n{t('subtitle', lang)}")

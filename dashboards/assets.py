@@ -11,6 +11,7 @@ unpack is left alone, so a second run takes milliseconds. Any failure exits non-
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -33,7 +34,15 @@ PACKAGES: tuple[tuple[str, str], ...] = (
     ("vega@5", "vega@5"),
     ("vega-lite@5", "vega-lite@5"),
     ("vega-embed@6", "vega-embed@6"),
+    # Noto Sans SC (SIL OFL 1.1) for the Chinese labels on machines without CJK fonts
+    ("@fontsource/noto-sans-sc@5.3.0", "@fontsource/noto-sans-sc@5.3.0"),
 )
+# Only these files of a package are kept (the font package holds every weight in woff and
+# woff2, 75 MB; the regular weight in woff2 is 9 MB, split by Unicode range so a page fetches
+# only the pieces its characters need).
+KEEP: dict[str, tuple[str, ...]] = {
+    "@fontsource/noto-sans-sc@5.3.0": ("LICENSE", "400.css", "files/*-400-normal.woff2"),
+}
 MARKER = ".scf-assets-complete"
 # plotly.js for dashboards.plot: the copy plotly.py ships, under the folder name the npm registry
 # and the CDN use for the same build (so an online machine without the copy still finds it).
@@ -79,8 +88,9 @@ def _npm_pack(specs: list[str], dest: Path) -> list[Path]:
     return [dest / item["filename"] for item in info]
 
 
-def _unpack(tgz: Path, target: Path) -> None:
-    """Unpack `tgz` into `target`, stripping the leading `package/` folder, atomically."""
+def _unpack(tgz: Path, target: Path, keep: tuple[str, ...] = ()) -> None:
+    """Unpack `tgz` into `target`, stripping the leading `package/` folder, atomically; with
+    `keep` (glob patterns), only the files that match one."""
     tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=target.parent))
     try:
         with tarfile.open(tgz, "r:gz") as tar:
@@ -90,6 +100,8 @@ def _unpack(tgz: Path, target: Path) -> None:
                 if len(parts) < 2 or not (m.isfile() or m.isdir()):
                     continue
                 m.name = str(Path(*parts[1:]))
+                if keep and m.isfile() and not any(fnmatch.fnmatch(m.name, k) for k in keep):
+                    continue
                 members.append(m)
             if not members:
                 raise AssetError(f"{tgz.name}: empty package")
@@ -136,7 +148,7 @@ def ensure_assets(root: Path | None = None, verbose: bool = True) -> list[str]:
         for (_, folder), tgz in zip(todo, tarballs, strict=True):
             target = root / folder
             target.parent.mkdir(parents=True, exist_ok=True)
-            _unpack(tgz, target)
+            _unpack(tgz, target, KEEP.get(folder, ()))
             if verbose:
                 print(f"assets: {folder} <- {tgz.name}")
     still = missing(root)

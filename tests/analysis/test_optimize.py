@@ -190,3 +190,13 @@ def test_kill_and_resume_continues_the_same_study(tmp_path: Path) -> None:
     other = write(tmp_path, path.read_text().replace("seeds: 2\n", "seeds: 3\n", 1), "other.yaml")
     refused = subprocess.run([*cmd[:4], str(other), *cmd[5:]], capture_output=True, text=True)
     assert refused.returncode == 2 and "different spec" in refused.stderr
+
+
+def test_the_shipped_specs_are_valid() -> None:
+    from simulation.scenario import SCENARIO_DIR
+
+    specs = sorted((SCENARIO_DIR / "optimize").glob("*.yaml"))
+    assert specs, "the README's example spec is shipped"
+    for path in specs:
+        problem = load_problem(path)
+        assert problem.levers and problem.objectives and problem.recheck_seeds

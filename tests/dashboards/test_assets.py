@@ -78,3 +78,16 @@ def test_plotly_js_comes_from_plotly_py_without_network(tmp_path, monkeypatch):
     assert path.read_bytes().startswith(b"/**\n* plotly.js v")
     stamp = path.stat().st_mtime_ns
     assert assets.ensure_plotly_js(tmp_path) == path and path.stat().st_mtime_ns == stamp
+
+
+def test_unpack_keeps_only_the_listed_files_of_the_font(tmp_path):
+    tgz = tmp_path / "font.tgz"
+    _tgz(tgz, {"LICENSE": b"OFL", "400.css": b"@font-face{}", "700.css": b"",
+               "files/f-0-400-normal.woff2": b"w2", "files/f-0-400-normal.woff": b"w",
+               "files/f-0-700-normal.woff2": b"b"})  # fmt: skip
+    target = tmp_path / "cache" / "font@1"
+    target.parent.mkdir()
+    assets._unpack(tgz, target, assets.KEEP["@fontsource/noto-sans-sc@5.3.0"])
+    kept = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    assert kept == [assets.MARKER, "400.css", "LICENSE", "files/f-0-400-normal.woff2"]
+    assert "@fontsource/noto-sans-sc@5.3.0" in [f for _, f in assets.PACKAGES]
