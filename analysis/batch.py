@@ -36,6 +36,7 @@ from analysis.cluster import dask_client
 from analysis.experiment import Plan, RunSpec
 from analysis.outputs import check_output_dir, run_bytes, write_errors
 from analysis.store import FAILED, MARKER, Store, encode_run
+from analysis.watch import results_dask
 from simulation.scenario import ConfigError
 
 Task = Callable[[dict[str, Any]], dict[str, Any]]
@@ -128,32 +129,17 @@ def _results_serial(todo: list[RunSpec], task: Task) -> Iterable[tuple[RunSpec, 
         yield spec, task(spec.meta())
 
 
-def _results_dask(client: Any, todo: list[RunSpec], task: Task) -> Iterable[tuple[RunSpec, dict]]:
-    from distributed import as_completed
-
-    futures = {
-        client.submit(task, s.meta(), key=f"scf-run-{s.run_id}", pure=False): s for s in todo
-    }
-    try:
-        for future in as_completed(futures, loop=client.loop):
-            spec = futures.pop(future)
-            try:
-                out = future.result()
-            except Exception as exc:  # the cluster, not the model, failed: retried next time
-                out = {"ok": False, "lost": True, "error": _one_line(exc)}
-            future.release()
-            yield spec, out
-    finally:
-        if futures:
-            client.cancel(list(futures))
-
-
-def _until_interrupted(results: Iterable[tuple[RunSpec, dict]]) -> Iterable[tuple[RunSpec, dict]]:
-    """Yield results until Ctrl-C, which then surfaces as KeyboardInterrupt here.
+def _until_interrupted(
+    make: Callable[[threading.Event], Iterable[tuple[RunSpec, dict]]],
+) -> Iterable[tuple[RunSpec, dict]]:
+    """Yield the results `make(stop)` gives until Ctrl-C, which then surfaces as
+    KeyboardInterrupt here.
 
     A KeyboardInterrupt raised at an arbitrary point was swallowed by Python 3.13 while the
     client waited on the cluster (the batch ran to the end), or surfaced inside the cluster's
-    clean-up. Our handler only sets a flag, checked after every stored run.
+    clean-up. Our handler only sets `stop`, checked after every stored run and, by the Dask
+    results (analysis/watch.py), every quarter second while waiting: a batch whose workers keep
+    dying stops too.
     """
     stop = threading.Event()
 
@@ -162,6 +148,7 @@ def _until_interrupted(results: Iterable[tuple[RunSpec, dict]]) -> Iterable[tupl
 
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if main else None
+    results = make(stop)
     try:
         for item in results:
             yield item
@@ -243,9 +230,13 @@ def run_plan(
                 tid = bar.add_task(
                     plan.name, total=len(unique), completed=len(unique) - len(todo), failed=failed
                 )
-                results = (
-                    _results_serial(todo, task) if serial else _results_dask(client, todo, task)
-                )
+                def results(stop: threading.Event) -> Iterable[tuple[RunSpec, dict]]:
+                    if serial:
+                        return _results_serial(todo, task)
+                    local = None if scheduler else workers or os.cpu_count() or 1
+                    pairs = [(s, s.meta()) for s in todo]
+                    return results_dask(client, pairs, task, stop, local)
+
                 for spec, outcome in _until_interrupted(results):
                     with write_errors(out, KEPT):  # a full disk: one line, finished runs kept
                         kind = _record(store, spec, outcome)

@@ -9,6 +9,7 @@ other, and the workers are ready about when the client is.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -105,22 +106,28 @@ def local_cluster(n: int) -> Any:
         "distributed.admin.tick.interval": "1s",
         "distributed.worker.memory.monitor-interval": "1s",
         "distributed.admin.system-monitor.interval": "2s",
+        # a run whose worker dies while running it more than 3 times is given up on
+        # (KilledWorker), recorded as failed with that reason (analysis/watch.py)
+        "distributed.scheduler.allowed-failures": 3,
     }
     if _has_fork_server():
         options["distributed.worker.multiprocessing-method"] = "forkserver"
         start_fork_server()
-    with dask.config.set(options):
-        return LocalCluster(
-            n_workers=n,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            # the scheduler's HTTP routes (health, metrics) always listen: on a free port, so
-            # a second batch or any other program on 8787 causes no clash and no warning
-            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-            silence_logs=logging.CRITICAL,  # no worker tracebacks racing the shutdown
-        )
+    # for the life of the process, not only while the cluster starts: a nanny restarting a
+    # worker that died reads them again (measured: restarted workers were spawned, importing
+    # the model for 10-25 s each, with the profiler on)
+    dask.config.set(options)
+    return LocalCluster(
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        # the scheduler's HTTP routes (health, metrics) always listen: on a free port, so
+        # a second batch or any other program on 8787 causes no clash and no warning
+        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+        silence_logs=logging.CRITICAL,  # no worker tracebacks racing the shutdown
+    )
 
 
 @contextmanager
@@ -144,10 +151,20 @@ def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
         finally:
             client.close()
         return
-    cluster = local_cluster(workers or os.cpu_count() or 1)
+    n = workers or os.cpu_count() or 1
+    try:
+        cluster = local_cluster(n)
+    except (RuntimeError, OSError, TimeoutError) as exc:  # e.g. its workers killed as they start
+        raise ConfigError(
+            f"could not start {n} local workers ({str(exc).splitlines()[0]}); run the same "
+            f"command again, or use --workers 0"
+        ) from None
     client = Client(cluster, set_as_default=False)
     try:
         yield client
     finally:
-        client.close()
-        cluster.close()
+        # bounded, so that Ctrl-C ends the batch within seconds even if workers are dying
+        with contextlib.suppress(Exception):
+            client.close(timeout=5)
+        with contextlib.suppress(Exception):
+            cluster.close(timeout=10)
