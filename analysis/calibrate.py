@@ -307,6 +307,19 @@ def _generations(db: str) -> list[Generation]:
     return out
 
 
+def next_generation_cost(done: list[Generation], population: int) -> float:
+    """Draws the next generation is expected to need: the population over the acceptance
+    rate, which is taken to fall again by the factor it last fell (it only falls as the
+    tolerance tightens); 0 before the first generation."""
+    if not done:
+        return 0.0
+    rate = done[-1].accepted / done[-1].evaluated
+    if len(done) >= 3:  # generation 0 is the prior (all accepted): no trend before 2
+        before = done[-2].accepted / done[-2].evaluated
+        rate *= min(1.0, rate / before)
+    return population / max(rate, 1e-9)
+
+
 @contextmanager
 def open_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
     """A Dask client (local processes, or the cluster at `scheduler`), or None for
@@ -372,8 +385,8 @@ def calibrate(
         if total >= budget:
             stopped = f"the budget ({budget:,} draws)"
             break
-        need = abc_spec.population * done[-1].evaluated / done[-1].accepted if done else 0
-        if total + need > budget:  # acceptance only falls: it would be cut short
+        need = next_generation_cost(done, abc_spec.population)
+        if total + need > budget:  # it would be cut short: its draws would be wasted
             stopped = (f"the budget ({budget:,} draws): the next generation needs about "
                        f"{need:,.0f} more, {budget - total:,} are left")
             break

@@ -143,3 +143,13 @@ def test_a_failing_model_run_stops_the_fit_naming_the_draw(tmp_path, monkeypatch
     targets = load_targets(_file(tmp_path, 0.06, 1000.0, population=5, budget=5))
     with pytest.raises(module.DrawFailed, match="a run failed at .*bank.margin.*boom"):
         calibrate(targets, tmp_path / "out")
+
+
+def test_the_next_generation_is_expected_to_cost_more_as_acceptance_falls():
+    from analysis.calibrate import Generation, next_generation_cost
+
+    gens = [Generation(0, np.inf, 100, 100, 100), Generation(1, 20.0, 100, 204, 304)]
+    assert next_generation_cost([], 100) == 0
+    assert next_generation_cost(gens, 100) == pytest.approx(204)
+    gens.append(Generation(2, 14.0, 100, 258, 562))  # acceptance 49% -> 39%: falls again
+    assert next_generation_cost(gens, 100) == pytest.approx(258 * (258 / 204))
