@@ -60,7 +60,7 @@ def run(
         bool, typer.Option("--json", help="print the summary as JSON instead of the table")
     ] = False,
 ) -> None:
-    from simulation.metrics import GROUPS  # the model loads only when a run is asked for
+    from simulation.metrics import ROLE_GROUPS  # the model loads only when a run is asked for
     from simulation.runner import run_one
     from simulation.scenario import load_scenario, parse_overrides
 
@@ -78,18 +78,19 @@ def run(
     console = Console()
     table = Table(title=f"{scenario}  seed {seed}  {result.months} months  (money in 10k CNY)")
     table.add_column("indicator")
-    for g in GROUPS:
+    for g in ("all", *ROLE_GROUPS):
         table.add_column("all SMEs" if g == "all" else g, justify="right")
     s = result.summary
     for key, label, fmt in HEADLINES:
         table.add_row(
-            label, _fmt(fmt, s[key]), *(_fmt(fmt, s["by_group"][g][key]) for g in GROUPS[1:])
+            label, _fmt(fmt, s[key]), *(_fmt(fmt, s["by_group"][g][key]) for g in ROLE_GROUPS)
         )
     console.print(table)
     console.print(_instrument_table(s))
     console.print(
         f"guarantor leverage {s['guarantor_leverage']:.2f}x, payout rate "
-        f"{s['guarantee_payout_rate']:.2%}, bank NPL {s['bank_npl_ratio']:.2%}, "
+        f"{s['guarantee_payout_rate']:.2%} (floor: {s['guarantor_binding'].replace('_', ' ')}), "
+        f"bank NPL {s['bank_npl_ratio']:.2%}, "
         f"public cost {s['public_cost']:,.0f}, ledger residual "
         f"{s['ledger_residual']:.2e}"
     )

@@ -92,8 +92,9 @@ LEVERS: tuple[Lever, ...] = (
         step=0.001,
         percent=True,
     ),
-    Lever("guarantor.capital", "group_guarantor", view=(0, 6000), step=100),
-    Lever("guarantor.leverage_max", "group_guarantor", refs=(5,), view=(0, 20), step=0.5),
+    Lever("guarantor.capital", "group_guarantor", view=(0, 24000), step=500),
+    Lever("guarantor.leverage_floor", "group_guarantor", refs=(5,), view=(0, 20), step=0.5),
+    Lever("guarantor.leverage_max", "group_guarantor", refs=(10,), view=(0, 20), step=0.5),
     Lever(
         "guarantor.payout_tolerance",
         "group_guarantor",

@@ -109,7 +109,8 @@ _LEVERS: dict[str, tuple[str, str]] = {
     "guarantor.per_firm_cap": ("Guarantee cap per firm", "担保上限（批次担保单户）"),
     "guarantor.fee_rate": ("Guarantee fee", "融资担保费率"),
     "guarantor.capital": ("Guarantor capital", "担保机构资本金"),
-    "guarantor.leverage_max": ("Guarantor leverage ceiling", "担保放大倍数"),
+    "guarantor.leverage_max": ("Guarantor leverage ceiling", "担保放大倍数上限"),
+    "guarantor.leverage_floor": ("Guarantor leverage floor (mandate)", "担保放大倍数不低于"),
     "guarantor.payout_tolerance": ("Tolerated payout rate", "担保代偿率容忍度"),
     "guarantor.reimbursement_share": ("Public reimbursement of payouts", "代偿补偿比例"),
     "guarantor.fee_waiver_sectors": (

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
 # moves by these factors each month, and never falls below FLOOR x its configured value.
 WARM_UP_MONTHS = 6
 TIGHTEN, RELAX, FLOOR = 0.93, 1.03, 0.25
+# A guarantor below a mandated leverage floor goes out for business: each month it widens its
+# acceptance by EXPAND (up to MANDATE_PD_CAP x its configured threshold) and its outreach to the
+# banks' own borrowers by OUTREACH_STEP (up to 1: additionality dropped), while its payout rate
+# stays within tolerance.
+EXPAND, MANDATE_PD_CAP, OUTREACH_STEP = 1.1, 2.0, 0.25
+BINDING = ("none", "no_floor", "expanding", "tolerance", "ceiling", "bank_appetite", "demand")
 
 
 class ColumnView(Agent):
@@ -162,13 +168,17 @@ class Bank(Agent):
 
 
 class Guarantor(Agent):
-    """The government financing guarantor: leverage ceiling, per-firm cap, payout tolerance."""
+    """The government financing guarantor: leverage ceiling and mandated floor, per-firm cap,
+    payout tolerance."""
 
     def __init__(self, model: SCFModel) -> None:
         super().__init__(model)
         self.max_pd = model.cfg.guarantor.max_pd
+        self.outreach = 0.0  # 0: strict additionality; 1: takes the bank's borrowers too
         self.payouts = np.zeros(12)  # trailing 12 months of payouts
         self.exposure = np.zeros(12)  # ... and of guarantees outstanding at each settlement
+        self.blocked = 0.0  # this month's need the guarantor would take but banks refuse
+        self.binding = "no_floor"  # what kept leverage below the floor, as of this month
 
     @property
     def capital(self) -> float:
@@ -177,6 +187,10 @@ class Guarantor(Agent):
     @property
     def outstanding(self) -> float:
         return float(self.model.loans.guaranteed_outstanding())
+
+    @property
+    def leverage(self) -> float:
+        return self.outstanding / self.capital if self.capital > 0 else 0.0
 
     @property
     def room(self) -> float:
@@ -193,16 +207,45 @@ class Guarantor(Agent):
         exposure = self.exposure.sum() / months
         return float(self.payouts.sum() * 12 / months / exposure) if exposure > 0 else 0.0
 
+    def note_demand(self, blocked_by_bank: float) -> None:
+        """Record need the guarantor would guarantee but the bank will not lend on."""
+        self.blocked += blocked_by_bank
+
     def adapt(self) -> None:
-        """Tighten acceptance while the payout rate net of reimbursement exceeds tolerance."""
+        """Tighten acceptance while the payout rate net of reimbursement exceeds tolerance; under
+        a leverage floor, go out for business while below it; else relax back."""
         cfg = self.model.cfg.guarantor
-        if self.model.month < WARM_UP_MONTHS:
-            return
+        blocked, self.blocked = self.blocked, 0.0
         net = self.payout_rate * (1.0 - cfg.reimbursement_share)
-        if net > cfg.payout_tolerance:
+        over = self.model.month >= WARM_UP_MONTHS and net > cfg.payout_tolerance
+        below = cfg.leverage_floor > 0 and self.leverage < cfg.leverage_floor
+        if over:
             self.max_pd = max(self.max_pd * TIGHTEN, FLOOR * cfg.max_pd)
-        else:
+            self.outreach = max(self.outreach - OUTREACH_STEP, 0.0)
+        elif below:
+            self.max_pd = min(self.max_pd * EXPAND, MANDATE_PD_CAP * cfg.max_pd)
+            self.outreach = min(self.outreach + OUTREACH_STEP, 1.0)
+        elif cfg.leverage_floor <= 0:
             self.max_pd = min(self.max_pd * RELAX, cfg.max_pd)
+            self.outreach = max(self.outreach - OUTREACH_STEP, 0.0)
+        self.binding = self._binding(over, below, blocked)
+
+    def _binding(self, over: bool, below: bool, blocked: float) -> str:
+        """What keeps leverage below a mandated floor (one of BINDING)."""
+        cfg = self.model.cfg.guarantor
+        if cfg.leverage_floor <= 0:
+            return "no_floor"
+        if not below:
+            return "none"
+        if over:
+            return "tolerance"
+        if cfg.leverage_max <= cfg.leverage_floor or self.room <= 0:
+            return "ceiling"
+        if self.outreach < 1.0 or self.max_pd < MANDATE_PD_CAP * cfg.max_pd:
+            return "expanding"
+        # the need it would take that banks refuse, held for a term, against the gap to the floor
+        gap = cfg.leverage_floor * self.capital - self.outstanding
+        return "bank_appetite" if blocked * self.model.term >= gap else "demand"
 
 
 class FactoringFirm(Agent):

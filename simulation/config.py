@@ -86,18 +86,30 @@ class PopulationConfig(Section):
     """Heterogeneous SMEs: size, cash, risk, information, location."""
 
     n_smes: int = F(1000, "number of SMEs", "SMEs", ge=10, le=2_000_000)
-    sales_median: float = F(40.0, "median monthly sales of an SME", "10k CNY/month", gt=0,
-                            le=100_000)
-    sales_sigma: float = F(1.0, "log-sd of SME size", ge=0, le=3)
-    tier1_size_multiple: float = F(2.0, "tier-1 suppliers are this much larger than others",
-                                   ge=0.1, le=50)
+    sales_median: float = F(60.0, "median monthly sales of an SME (720 万 a year: a small "
+                            "firm by China's 2011 standard)", "10k CNY/month", gt=0, le=100_000)
+    sales_sigma: float = F(1.2, "log-sd of SME size (heavy-tailed: a tenth of SMEs sell over "
+                           "4.6x the median)", ge=0, le=3)
+    tier1_size_multiple: float = F(4.0, "tier-1 suppliers are this much larger than others "
+                                   "(the chain's direct suppliers: the study's pilot firms "
+                                   "borrow near the 1,000 万 cap)", ge=0.1, le=50)
     cost_share: float = F(0.85, "production cost as a share of sales", gt=0, lt=1)
     tier2_input_share: float = F(0.3, "share of a tier-1's cost bought from its tier-2 SMEs",
                                  ge=0, le=0.9)
-    cash_months: float = F(0.6, "initial and target cash, in months of production cost",
-                           "months", ge=0, le=24)
-    payout_share: float = F(0.5, "share of cash above target paid out to owners each month",
-                            ge=0, le=1)
+    cash_months: float = F(0.6, "cash buffer owners keep (and initial cash, x U(0.5, 1.5)), in "
+                           "months of production cost", "months", ge=0, le=24)
+    equity_months: float = F(2.0, "owners' target net working capital (cash and receivables "
+                             "less debts), median across SMEs, in months of production cost; "
+                             "receivables beyond it are carried on loans", "months", ge=0,
+                             le=60)
+    equity_sigma: float = F(1.0, "log-sd of the owners' target net working capital across "
+                            "SMEs", ge=0, le=3)
+    hurdle_rate: float = F(0.12, "median highest all-in annual cost of finance an SME will "
+                           "pay for working capital (discouraged borrowers decline dearer "
+                           "offers)", "per year", gt=0, le=2)
+    hurdle_sigma: float = F(0.4, "log-sd of that highest cost across SMEs", ge=0, le=3)
+    payout_share: float = F(0.5, "share of net working capital above target paid out to "
+                            "owners each month (out of cash)", ge=0, le=1)
     pd_mean: float = F(0.03, "mean true annual default probability of SMEs", gt=0, le=0.5)
     pd_concentration: float = F(50.0, "Beta concentration of SME default risk", gt=1, le=10_000)
     hard_info_mean: float = F(0.4, "mean quality of hard information (statements, collateral)",
@@ -136,7 +148,9 @@ class BankConfig(Section):
     """Banks: screening with noisy information, pricing, rationing, capital limits."""
 
     n_banks: int = F(3, "number of banks; each chain has one main bank (一链一行)", ge=1, le=100)
-    capital: float = F(3000.0, "capital of each bank", "10k CNY per 1,000 SMEs", gt=0, le=1e7)
+    capital: float = F(20000.0, "capital of each bank allotted to SME lending (ample: the study "
+                       "finds banks held back by information and cost, not capital)",
+                       "10k CNY per 1,000 SMEs", gt=0, le=1e7)
     capital_ratio: float = F(0.105, "minimum capital / loans", gt=0, le=1)
     funding_rate: float = F(0.025, "banks' funding cost", "per year", ge=0, le=0.3)
     margin: float = F(0.015, "operating margin on SME loans", "per year", ge=0, le=0.2)
@@ -162,15 +176,24 @@ class BankConfig(Section):
     pledge_haircut: float = F(0.4, "haircut on pledged inventory", ge=0, le=1)
     npl_tolerance: float = F(0.03, "NPL ratio above which banks tighten their risk appetite",
                              ge=0, le=1)
+    fixed_cost: float = F(1.0, "bank's yearly cost of screening and monitoring one SME "
+                          "facility at no information; half of it is saved at full "
+                          "information (government data, shared data)", "10k CNY per year",
+                          ge=0, le=100)
 
 
 class GuarantorConfig(Section):
     """Government financing guarantor (政府性融资担保)."""
 
-    capital: float = F(1500.0, "guarantor capital", "10k CNY per 1,000 SMEs", ge=0, le=1e7)
-    leverage_max: float = F(3.0, "ceiling on guarantees outstanding / capital; pre-policy "
-                            "guarantors were cautious (study: mandated to >= 5x)", "x", ge=0,
-                            le=50)
+    capital: float = F(8000.0, "guarantor capital (pre-policy guarantors used well under 3x of "
+                       "it: the study's reason for the 5x floor)", "10k CNY per 1,000 SMEs",
+                       ge=0, le=1e7)
+    leverage_max: float = F(3.0, "prudential ceiling on guarantees outstanding / capital; "
+                            "pre-policy guarantors were cautious", "x", ge=0, le=50)
+    leverage_floor: float = F(0.0, "mandated minimum leverage (担保放大倍数原则上不低于五倍: "
+                              "5x); below it the guarantor goes out for business while its "
+                              "payout rate is within tolerance; 0: no mandate", "x", ge=0,
+                              le=50)
     per_firm_cap: float = F(500.0, "most a single firm may have guaranteed (study: 500 -> "
                             "1000)", "10k CNY", ge=0, le=100_000)
     fee_rate: float = F(0.025, "guarantee fee (study: 2.5% -> 0.9%)", "per year", ge=0, le=0.2)
@@ -178,10 +201,13 @@ class GuarantorConfig(Section):
                                          "integrated_circuits, ai, biomedicine)")
     coverage: float = F(0.8, "share of a guaranteed loan's loss the guarantor pays", ge=0, le=1)
     additional_only: bool = F(True, "guarantee only what the bank would not lend on its own "
-                              "credit (additionality)")
-    delay_months: float = F(1.0, "processing time of a guarantee application", "months", ge=0,
-                            le=12)
-    max_pd: float = F(0.10, "highest estimated annual PD the guarantor accepts", gt=0, le=1)
+                              "credit (additionality); a guarantor under a leverage floor "
+                              "loosens it as it goes out for business")
+    delay_months: float = F(1.0, "processing time of a guarantee contract (once a year: a firm "
+                            "with a contract draws on it at once)", "months", ge=0, le=12)
+    max_pd: float = F(0.05, "highest estimated annual PD the guarantor accepts (cautious "
+                      "before the mandate; a guarantor below its leverage floor widens it up to "
+                      "twice this)", gt=0, le=1)
     payout_tolerance: float = F(0.03, "tolerated payout rate (annual payouts / guarantees "
                                 "outstanding), net of reimbursement; above it the guarantor "
                                 "tightens (study: up to 5%)", ge=0, le=1)
@@ -192,7 +218,7 @@ class GuarantorConfig(Section):
 class FactoringConfig(Section):
     """Factoring firms (commercial factors and cores' factoring arms)."""
 
-    equity: float = F(500.0, "equity of the factoring firms", "10k CNY per 1,000 SMEs", ge=0,
+    equity: float = F(1500.0, "equity of the factoring firms", "10k CNY per 1,000 SMEs", ge=0,
                       le=1e7)
     bank_line_multiple: float = F(2.0, "capacity = equity x this multiple; >1 means bank "
                                   "lines to the factor (auto-logistics pilot)", "x", ge=1,
@@ -221,8 +247,35 @@ class AccessConfig(Section):
     one_stop: bool = F(False, "one-stop entry (一门式) cutting application cost and delay")
     one_stop_factor: float = F(0.5, "factor applied to application cost and delay by the "
                                "one-stop entry", ge=0, le=1)
-    application_cost: float = F(0.3, "cost of one bank or guarantee application",
-                                "10k CNY", ge=0, le=100)
+    application_cost: float = F(0.3, "SME's cost of applying for one facility (a credit line "
+                                "or a guarantee contract), renewed yearly", "10k CNY per year",
+                                ge=0, le=100)
+
+
+class MacroConfig(Section):
+    """Conditions outside the levers: demand and relief measures (the year 2020)."""
+
+    demand_level: float = F(1.0, "level of all orders relative to normal (Shanghai 2020: GDP "
+                            "-6.7% year on year in Q1, +1.7% for the year)", ge=0, le=5)
+    deferral: bool = F(False, "repayment deferral for small firms (延期还本付息): banks roll "
+                       "over the bank-loan principal an SME cannot repay on time")
+
+
+class ScheduledChange(Section):
+    """Parameters that change from a month on (a path per month, as steps)."""
+
+    month: int = F(1, "first month in which the values hold", "month", ge=1, le=600)
+    set: dict[str, Any] = F({}, "dotted parameter paths and their values from this month on")
+    note: str = F("", "what the change is and its source")
+
+
+# Parameters a schedule may not change: they shape the network, the population, the rings of
+# receivables and loans, or the lenders' initial funding.
+FIXED_IN_RUN: tuple[str, ...] = (
+    "description", "months", "schedule", "chain.", "population.", "bank.n_banks", "bank.capital",
+    "guarantor.capital", "factoring.equity", "factoring.bank_line_multiple",
+    "payment.term_months", "payment.late_months",
+)
 
 
 class CostsConfig(Section):
@@ -284,3 +337,49 @@ class ScenarioConfig(Section):
     payment: PaymentConfig = Field(default_factory=PaymentConfig)
     access: AccessConfig = Field(default_factory=AccessConfig)
     costs: CostsConfig = Field(default_factory=CostsConfig)
+    macro: MacroConfig = Field(default_factory=MacroConfig)
+    schedule: list[ScheduledChange] = F([], "changes from a month on, in month order: "
+                                        "policies switched on, rate paths, demand paths")
+
+    @model_validator(mode="after")
+    def _schedule_valid(self) -> ScenarioConfig:
+        months = [c.month for c in self.schedule]
+        if months != sorted(months):
+            raise ValueError("schedule: changes must be in month order")
+        data = self.model_dump(mode="python", exclude={"schedule"})
+        for i, change in enumerate(self.schedule):
+            for path, value in change.set.items():
+                if any(path == f or (f.endswith(".") and path.startswith(f))
+                       for f in FIXED_IN_RUN):
+                    raise ValueError(f"schedule[{i}].set.{path}: cannot change during a run")
+                node = data
+                parts = path.split(".")
+                for part in parts[:-1]:
+                    if not isinstance(node.get(part), dict):
+                        raise ValueError(f"schedule[{i}].set.{path}: unknown parameter")
+                    node = node[part]
+                if parts[-1] not in node:
+                    raise ValueError(f"schedule[{i}].set.{path}: unknown parameter")
+                node[parts[-1]] = value
+            try:
+                ScenarioConfig.model_validate(data)
+            except ValueError as exc:
+                errs = getattr(exc, "errors", lambda: [])()
+                what = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errs)
+                raise ValueError(f"schedule[{i}] (month {change.month}): {what or exc}") from None
+        return self
+
+    def at_month(self, month: int) -> ScenarioConfig:
+        """The configuration in force in `month` (1-based): every change up to it applied."""
+        due = [c for c in self.schedule if c.month <= month]
+        if not due:
+            return self
+        data = self.model_dump(mode="python")
+        for change in due:
+            for path, value in change.set.items():
+                node = data
+                *head, last = path.split(".")
+                for part in head:
+                    node = node[part]
+                node[last] = value
+        return ScenarioConfig.model_validate(data)

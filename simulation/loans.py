@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation.market import GUAR, N_INSTRUMENTS, Funded, at_cells
+from simulation.market import CREDIT, GUAR, N_INSTRUMENTS, Funded, at_cells
 
 _NO_CELLS = np.zeros(0, np.intp)
 _NO_AMOUNTS = np.zeros(0)
@@ -32,9 +32,10 @@ class Cohort:
     instrument: np.ndarray
     due: np.ndarray
     principal: np.ndarray
+    lender: np.ndarray  # the lender of each cell when it was written
 
 
-EMPTY = Cohort(_NO_CELLS, _NO_CELLS, _NO_CELLS, _NO_AMOUNTS, _NO_AMOUNTS)
+EMPTY = Cohort(_NO_CELLS, _NO_CELLS, _NO_CELLS, _NO_AMOUNTS, _NO_AMOUNTS, _NO_CELLS)
 
 
 def strided_total(block: np.ndarray) -> float:
@@ -62,13 +63,17 @@ class LoanBook:
         self.slots = term + 1
         # (n, I): which lender serves each SME on each instrument; stored instrument-major so
         # that one instrument's column is contiguous
-        self.lender = np.ascontiguousarray(lender.T).T
-        self.cell_lender = lender.ravel().astype(np.intp)  # the same, per flat cell
+        self.set_lender(lender)
         self.cohorts = [EMPTY] * self.slots
         self._fee = np.zeros((self.slots, n_smes))
         self.fee = self._fee.T  # (n, slots) guarantee fees owed to the guarantor
         self._by_instrument = [[_NO_CELLS] * N_INSTRUMENTS] * self.slots  # cohort positions
         self._guar = np.zeros((n_smes, self.slots))  # guaranteed principal by (SME, slot)
+
+    def set_lender(self, lender: np.ndarray) -> None:
+        """Which lender serves new loans, per (SME, instrument); loans written keep theirs."""
+        self.lender = np.ascontiguousarray(lender.T).T
+        self.cell_lender = lender.ravel().astype(np.intp)  # the same, per flat cell
 
     def write_slot(self, month: int) -> int:
         return month % self.slots
@@ -86,12 +91,46 @@ class LoanBook:
         interest = f * np.where(np.isfinite(r), r, 0.0) * years
         g = inst == GUAR
         interest[g] -= f[g] * fee_rate[rows[g]] * years
-        self.cohorts[s] = Cohort(funded.cells, rows, inst, f + np.maximum(interest, 0.0), f)
+        self.cohorts[s] = Cohort(funded.cells, rows, inst, f + np.maximum(interest, 0.0), f,
+                                 self.cell_lender[funded.cells])
         by_inst = np.argsort(inst.astype(np.int8), kind="stable")
         ends = np.cumsum(np.bincount(inst, minlength=N_INSTRUMENTS))
         self._by_instrument[s] = np.split(by_inst, ends[:-1])
         self._fee[s] = funded.column(GUAR) * fee_rate * years
         self._guar[rows[g], s] = f[g]
+
+    def write_legacy(self, month: int, principal: np.ndarray, rate: np.ndarray) -> None:
+        """Book credit-line loans written before the run (month < 0) at annual `rate`."""
+        s = self.write_slot(month)
+        rows = np.flatnonzero(principal > 0)
+        cells = rows * N_INSTRUMENTS + CREDIT
+        p = principal[rows]
+        due = p * (1 + rate[rows] * self.term / 12.0)
+        self.cohorts[s] = Cohort(cells, rows, np.full(len(rows), CREDIT), due, p,
+                                 self.cell_lender[cells])
+        by_inst = [_NO_CELLS] * N_INSTRUMENTS
+        by_inst[CREDIT] = np.arange(len(rows))
+        self._by_instrument[s] = by_inst
+
+    def principal_due(self, s: int, instruments: np.ndarray) -> np.ndarray:
+        """Per SME, the principal of slot s on the instruments where `instruments` is True."""
+        c = self.cohorts[s]
+        on = instruments[c.instrument]
+        return np.bincount(c.sme[on], c.principal[on], minlength=self.n)
+
+    def principal_by_sme(self, instruments: np.ndarray) -> np.ndarray:
+        """Per SME, principal outstanding on the instruments where `instruments` is True."""
+        out = np.zeros(self.n)
+        for s in range(self.slots):
+            out += self.principal_due(s, instruments)
+        return out
+
+    def debt_by_sme(self) -> np.ndarray:
+        """Per SME, everything it owes on its loans (principal and interest) and in fees."""
+        out = self.fee.sum(axis=1)
+        for c in self.cohorts:
+            out += np.bincount(c.sme, c.due, minlength=self.n)
+        return out
 
     def clear(self, s: int) -> None:
         """Empty a slot once it has settled."""

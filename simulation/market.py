@@ -23,6 +23,8 @@ INSTRUMENTS: tuple[str, ...] = (
 )
 CONF, ORDER, PREPAY, PLEDGE, GUAR, CREDIT, FACTOR = range(len(INSTRUMENTS))
 N_INSTRUMENTS = len(INSTRUMENTS)
+# Bank loans proper, not receivable purchases: the study's small-business loans
+LOAN_MASK = np.isin(np.arange(N_INSTRUMENTS), (ORDER, PREPAY, PLEDGE, GUAR, CREDIT))
 
 
 @dataclass

@@ -14,36 +14,53 @@ import pandas as pd
 
 from simulation.costs import SUMMARY_KEYS as COST_KEYS
 from simulation.costs import LeverCosts
-from simulation.market import CONF, FACTOR, INSTRUMENTS, Funded, at_cells
+from simulation.market import INSTRUMENTS, LOAN_MASK, Funded, at_cells
 from simulation.networks import ROLE_NAMES
 
 if TYPE_CHECKING:
     from simulation.model import SCFModel
 
-GROUPS: tuple[str, ...] = ("all", *ROLE_NAMES)
+# Size classes by annual sales (China's 2011 SME standard for industry: micro below 300 万 of
+# revenue, small below 2,000 万, medium above) and risk bands by true annual PD (fixed cut-offs).
+SIZE_NAMES = ("size_micro", "size_small", "size_medium")
+SIZE_CUTS = (300.0 / 12, 2000.0 / 12)  # 10k CNY of monthly sales
+RISK_NAMES = ("risk_low", "risk_medium", "risk_high")
+RISK_CUTS = (0.02, 0.05)  # annual PD
+GROUPS: tuple[str, ...] = ("all", *ROLE_NAMES, *SIZE_NAMES, *RISK_NAMES)
+ROLE_GROUPS: tuple[str, ...] = ROLE_NAMES
+# The study's small and micro loans: single credit up to 1,000 万 (10 million CNY)
+SMALL_LOAN_CAP = 1000.0
 VOLUME_COLUMNS: tuple[str, ...] = tuple(f"vol_{k}" for k in INSTRUMENTS)
 COST_COLUMNS: tuple[str, ...] = tuple(f"cost_{k}" for k in INSTRUMENTS)  # summed, not reported
 # Bank loans proper (not receivable purchases): the study's "inclusive small-business loan rate"
-LOAN_INSTRUMENTS = [k for k in range(len(INSTRUMENTS)) if k not in (CONF, FACTOR)]
-_IS_LOAN = np.isin(np.arange(len(INSTRUMENTS)), LOAN_INSTRUMENTS)
+LOAN_INSTRUMENTS = [int(k) for k in np.flatnonzero(LOAN_MASK)]
+_IS_LOAN = LOAN_MASK
 GROUP_METRICS: tuple[str, ...] = (
     "credit_access_rate", "funded_share", "financing_gap", "avg_cost_of_funds", "avg_loan_rate",
-    "lost_output",
+    "finance_charges", "finance_cost_share", "lost_output",
     "sme_defaults", "guarantee_outstanding",
+    "loan_balance", "borrowers", "balance_per_borrower", "borrower_share",
 )
+# stocks at the end of a month: a run's summary takes their mean over its last quarter (loan
+# cohorts that start together cycle with the payment term), not the sum
+STOCK_METRICS: tuple[str, ...] = ("guarantee_outstanding", "loan_balance", "borrowers",
+                                  "balance_per_borrower", "borrower_share")
 SYSTEM_METRICS: tuple[str, ...] = (
-    "guarantor_leverage", "guarantee_payout_rate", "bank_npl_ratio",
+    "guarantor_leverage", "guarantee_payout_rate", "guarantor_outreach", "bank_npl_ratio",
     "confirmations_outstanding", "public_cost", "ledger_residual",
 )
 MONTHLY_METRICS: tuple[str, ...] = (
-    "n_active", "n_need", "n_funded", "need", "funded", *GROUP_METRICS, *VOLUME_COLUMNS,
+    "n_active", "n_need", "n_funded", "need", "funded", "sales", *GROUP_METRICS,
+    *VOLUME_COLUMNS,
     *SYSTEM_METRICS, "arrears_late", "arrears_enforced",
 )
 # summary entries that are dicts instrument -> value (flattened as `volume_by_instrument.<k>`)
 BY_INSTRUMENT: tuple[str, ...] = ("volume_by_instrument", "rate_by_instrument")
-SUMMARY_KEYS: tuple[str, ...] = (*GROUP_METRICS, *BY_INSTRUMENT, *SYSTEM_METRICS,
+# summed over the run besides the group metrics: finance needed (10k CNY)
+RUN_TOTALS: tuple[str, ...] = ("need",)
+SUMMARY_KEYS: tuple[str, ...] = (*GROUP_METRICS, *RUN_TOTALS, *BY_INSTRUMENT, *SYSTEM_METRICS,
                                  "guaranteed_firms", "guarantee_per_firm", "arrears_repaid_share",
-                                 *COST_KEYS)
+                                 "guarantor_binding", *COST_KEYS)
 STATUS = ("no_need", "funded", "rationed", "defaulted")
 
 
@@ -69,8 +86,14 @@ class Recorder:
 
     def __init__(self, model: SCFModel) -> None:
         self.model = model
-        role = model.net.sme_role.astype(np.int64)
+        net, pd = model.net, model.sme.pd
+        role = net.sme_role.astype(np.int64)
         self.group_of = role + 1  # 0 is "all"
+        size = np.searchsorted(SIZE_CUTS, net.sme_sales, side="right")
+        risk = np.searchsorted(RISK_CUTS, pd, side="right")
+        # each SME's group in each breakdown, as an index into GROUPS
+        self.breakdowns = (self.group_of, 1 + len(ROLE_NAMES) + size,
+                           1 + len(ROLE_NAMES) + len(SIZE_NAMES) + risk)
         self.rows: list[dict[str, Any]] = []
         self.status: list[np.ndarray] = []
         self.public_cost = 0.0
@@ -79,15 +102,19 @@ class Recorder:
     def _by_group(self, x: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
         """Totals of x: all SMEs, then each group. `at` (ascending) holds every SME where x
         is not zero, when few are: the groups' sums then skip the zeros, which add nothing."""
-        if at is None:
-            g = np.bincount(self.group_of, x, minlength=len(GROUPS))
-        else:
-            g = np.bincount(self.group_of[at], x[at], minlength=len(GROUPS))
+        g = np.zeros(len(GROUPS))
+        for codes in self.breakdowns:
+            if at is None:
+                g += np.bincount(codes, x, minlength=len(GROUPS))
+            else:
+                g += np.bincount(codes[at], x[at], minlength=len(GROUPS))
         g[0] = x.sum()
         return g
 
     def _count(self, mask: np.ndarray) -> np.ndarray:
-        g = np.bincount(self.group_of[mask], minlength=len(GROUPS)).astype(float)
+        g = np.zeros(len(GROUPS))
+        for codes in self.breakdowns:
+            g += np.bincount(codes[mask], minlength=len(GROUPS))
         g[0] = np.count_nonzero(mask)
         return g
 
@@ -107,6 +134,8 @@ class Recorder:
         interest = np.bincount(sme[loan], (funded * np.where(finite, rate - r.charges[sme, inst],
                                                               0.0))[loan], minlength=n)
         g_out = m.loans.outstanding(4)  # guaranteed_loan
+        balance = m.loans.principal_by_sme(LOAN_MASK)
+        small = m.sme.alive & (balance > 0) & (balance <= SMALL_LOAN_CAP)
         borrowers = sme[np.r_[True, sme[1:] != sme[:-1]]] if len(sme) else sme
         cols = {
             "n_active": self._count(m.sme.alive),
@@ -114,6 +143,7 @@ class Recorder:
             "n_funded": self._count(full),
             "need": self._by_group(r.need),
             "funded": self._by_group(np.minimum(funded_tot, r.need)),
+            "sales": self._by_group(r.sales),
             "cost": self._by_group(cost, borrowers),
             "loan_interest": self._by_group(interest, borrowers),
             "loan_volume": self._by_group(np.bincount(sme[loan], funded[loan], minlength=n),
@@ -121,13 +151,15 @@ class Recorder:
             "lost_output": self._by_group(r.sales * (1 - r.delivered_share)),
             "sme_defaults": self._count(r.defaulted),
             "guarantee_outstanding": self._by_group(g_out),
+            "loan_balance": self._by_group(np.where(small, balance, 0.0)),
+            "borrowers": self._count(small),
         }
         for k, name in enumerate(VOLUME_COLUMNS):
             cols[name] = self._by_group(r.funded.column(k), sme[inst == k])
         # each instrument's all-in cost, by group straight from the funded cells
         ni, ng = len(INSTRUMENTS), len(GROUPS)
-        cost_by = np.bincount(inst * ng + self.group_of[sme], cell_cost, minlength=ni * ng)
-        cost_by = cost_by.reshape(ni, ng)
+        cost_by = sum(np.bincount(inst * ng + codes[sme], cell_cost, minlength=ni * ng)
+                      for codes in self.breakdowns).reshape(ni, ng)
         cost_by[:, 0] = np.bincount(inst, cell_cost, minlength=ni)
         for k, name in enumerate(COST_COLUMNS):
             cols[name] = cost_by[k]
@@ -137,6 +169,7 @@ class Recorder:
         system = {
             "guarantor_leverage": g.outstanding / g.capital if g.capital > 0 else 0.0,
             "guarantee_payout_rate": g.payout_rate,
+            "guarantor_outreach": g.outreach,
             "bank_npl_ratio": _ratio(sum(b.bad.sum() for b in m.banks),
                                      sum(b.matured.sum() for b in m.banks)),
             "confirmations_outstanding": float(m.core_conf.sum()),
@@ -148,7 +181,7 @@ class Recorder:
         for gi, group in enumerate(GROUPS):
             row: dict[str, Any] = {"month": r.month, "group": group}
             row.update({k: float(v[gi]) for k, v in cols.items()})
-            _derive(row)
+            _derive(row, m.term)
             row.update({k: (v if group == "all" else np.nan) for k, v in system.items()})
             self.rows.append(row)
         status = np.where(has_need, np.where(full, 1, 2), 0)
@@ -166,14 +199,15 @@ class Recorder:
         by_group: dict[str, dict[str, Any]] = {}
         last = df["month"].max()
         for group, sub in df.groupby("group", sort=False):
-            tot = sub[["n_need", "n_funded", "need", "funded", "cost", "loan_interest",
+            tot = sub[["n_need", "n_funded", "need", "funded", "sales", "cost", "loan_interest",
                        "loan_volume", "lost_output",
                        "sme_defaults", *VOLUME_COLUMNS, *COST_COLUMNS]].sum()
             row = {k: float(tot[k]) for k in tot.index}
-            _derive(row)
-            res = {k: row[k] for k in GROUP_METRICS if k in row}
-            res["guarantee_outstanding"] = float(sub.loc[sub.month == last,
-                                                         "guarantee_outstanding"].iloc[0])
+            end = sub.loc[sub.month > last - 3, ["n_active", "loan_balance", "borrowers",
+                                                 "guarantee_outstanding"]].mean()
+            row.update({k: float(v) for k, v in end.items()})
+            _derive(row, m.term)
+            res = {k: row[k] for k in (*GROUP_METRICS, *RUN_TOTALS) if k in row}
             res["volume_by_instrument"] = {k: float(tot[f"vol_{k}"]) for k in INSTRUMENTS}
             # annual all-in rate paid on each instrument, weighted by volume; None if unused
             res["rate_by_instrument"] = {
@@ -189,6 +223,8 @@ class Recorder:
         out.update({
             "guarantor_leverage": g.outstanding / g.capital if g.capital > 0 else 0.0,
             "guarantee_payout_rate": g.payout_rate,
+            "guarantor_outreach": g.outreach,
+            "guarantor_binding": g.binding,
             "bank_npl_ratio": float(df.loc[df.group == "all", "bank_npl_ratio"].iloc[-1]),
             "confirmations_outstanding": float(m.core_conf.sum()),
             "public_cost": self.public_cost,
@@ -206,10 +242,20 @@ def _ratio(a: float, b: float) -> float:
     return float(a / b) if b > 0 else 0.0
 
 
-def _derive(row: dict[str, Any]) -> None:
+def _share(a: float, b: float) -> float:
+    """a / b, or NaN where nothing was there to share (an empty group reports no value)."""
+    return float(a / b) if b > 0 else np.nan
+
+
+def _derive(row: dict[str, Any], term: int) -> None:
     """Rates from the month's (or run's) counts and volumes."""
-    row["credit_access_rate"] = _ratio(row["n_funded"], row["n_need"]) if row["n_need"] else 1.0
-    row["funded_share"] = _ratio(row["funded"], row["need"]) if row["need"] else 1.0
+    row["credit_access_rate"] = _share(row["n_funded"], row["n_need"])
+    row["funded_share"] = _share(row["funded"], row["need"])
+    # money paid for this finance over its life (annual rates run for the term)
+    row["finance_charges"] = row["cost"] * term / 12.0
+    row["finance_cost_share"] = _share(row["finance_charges"], row["sales"])
+    row["balance_per_borrower"] = _share(row["loan_balance"], row["borrowers"])
+    row["borrower_share"] = _share(row["borrowers"], row["n_active"])
     row["financing_gap"] = max(row["need"] - row["funded"], 0.0)
     volume = sum(row[c] for c in VOLUME_COLUMNS)
     row["avg_cost_of_funds"] = row["cost"] / volume if volume > 0 else np.nan

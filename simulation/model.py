@@ -26,6 +26,7 @@ from simulation.settlement import settle, settlement_plan
 
 STREAMS = ("network", "population", "demand", "screening", "confirm", "late", "failure")
 CORE_PD_BY_GRADE = np.array([0.003, 0.01, 0.03])  # annual PD of cores graded A, B, C
+RETAIN_MONTHS = 6  # owners retain earnings for this long after the firm was rationed
 ORDER_DRIVEN = (CHAIN_TYPES.index("order_led"), CHAIN_TYPES.index("platform"))
 
 
@@ -73,20 +74,20 @@ class SCFModel(mesa.Model):
         self.n, self.term = n, cfg.payment.term_months
         self.month = 0
         self.ledger = Ledger(n, c, b)
+        self.changes = {c.month for c in cfg.schedule}
         self._init_population()
         self._init_institutions()
-        self._init_pipeline()
-        self.ledger._initial_total = self.ledger.total
         self.settlement_plan = settlement_plan(self)
-        self.offer_plan = offer_plan(self)
-        self.recorder = Recorder(self)
         SME.create_views(self, n)
         CoreFirm.create_views(self, c)
         scale = n / 1000.0
         self.banks = [Bank(self, i, cfg.bank.capital * scale) for i in range(b)]
         self.guarantor = Guarantor(self)
         self.factor = FactoringFirm(self, cfg.factoring.equity * scale)
+        self._derive_policy()
+        self._init_pipeline()
         self._fund_institutions(scale)
+        self.recorder = Recorder(self)
 
     # ----------------------------------------------------------------- set-up
     def _init_population(self) -> None:
@@ -95,36 +96,55 @@ class SCFModel(mesa.Model):
         a = pop.pd_mean * pop.pd_concentration
         pd = rng.beta(a, pop.pd_concentration - a, n)
         hard = rng.beta(4 * pop.hard_info_mean, 4 * (1 - pop.hard_info_mean), n)
-        u_remote, u_share, u_white, u_alt, u_cash = rng.random((5, n))
-        remote = u_remote < pop.remote_share
-        waived_sectors = [ALL_SECTORS.index(s) for s in cfg.guarantor.fee_waiver_sectors]
-        shared = u_share < cfg.core.data_sharing
-        whitelisted = cfg.core.whitelist & (u_white < cfg.core.whitelist_share)
-        alt = cfg.bank.alt_data & (u_alt < cfg.bank.alt_data_coverage)
-        bank_access = ~remote | cfg.access.online_accounts
-        ctype = net.sme_chain_type
-        order_ok = shared & bank_access & (
-            np.isin(ctype, ORDER_DRIVEN) | cfg.core.order_financing) & (
-            (net.sme_role == TIER1) | ((net.sme_role == TIER2) & (ctype == ORDER_DRIVEN[0])))
-        b = cfg.bank
-        quality = mk.info_quality([(b.weight_hard, hard), (b.weight_gov, float(b.gov_data)),
-                                   (b.weight_core, shared), (b.weight_whitelist, whitelisted),
-                                   (b.weight_alt, alt)])
+        u = rng.random((5, n))  # remote, data shared, white-listed, usage data, initial cash
+        z_equity, z_hurdle = rng.standard_normal((2, n))
+        self.uniforms = u
         self.sme = SMEColumns(
-            pd=pd, pd_month=1 - (1 - pd) ** (1 / 12), hard=hard, remote=remote, shared=shared,
-            whitelisted=np.asarray(whitelisted), alt=np.asarray(alt),
-            waived=np.isin(net.sme_sector, waived_sectors), bank_access=bank_access,
-            order_ok=order_ok, quality=quality,
-            quality_factor=mk.info_quality([(b.weight_hard, hard)]), alive=np.ones(n, bool))
-        self.cash_target = pop.cash_months * pop.cost_share * net.sme_sales
-        self.ledger.endow(np.arange(n), self.cash_target * (0.5 + u_cash))
-        # each SME's lender per instrument: its chain's main bank, or the factoring sector
+            pd=pd, pd_month=1 - (1 - pd) ** (1 / 12), hard=hard, remote=u[0] < pop.remote_share,
+            shared=u[1] < 0, whitelisted=u[1] < 0, alt=u[1] < 0, waived=u[1] < 0,
+            bank_access=u[1] >= 0, order_ok=u[1] < 0, quality=hard * 0, quality_factor=hard * 0,
+            alive=np.ones(n, bool))
+        cost = pop.cost_share * net.sme_sales
+        self.hurdle = pop.hurdle_rate * np.exp(pop.hurdle_sigma * z_hurdle)
+        self.equity_target = pop.equity_months * cost * np.exp(
+            pop.equity_sigma * z_equity - 0.5 * pop.equity_sigma ** 2)
+        self.cash_target = pop.cash_months * cost
+        self.ledger.endow(np.arange(n), self.cash_target * (0.5 + u[4]))
         bank = (net.sme_chain % cfg.bank.n_banks).astype(np.int32)
         lender = np.repeat(bank[:, None], mk.N_INSTRUMENTS, axis=1)
         lender[:, mk.FACTOR] = cfg.bank.n_banks
-        lender[~bank_access, mk.CONF] = cfg.bank.n_banks
         self.loans = LoanBook(n, self.term, lender)
         self.chain_shock = np.zeros(len(net.chain_type))
+        self.guar_opened = np.full(n, -(10**6))  # month each SME's guarantee contract began
+        self.last_short = np.full(n, -(10**6))  # last month an SME's need went unmet
+
+    def _derive_policy(self) -> None:
+        """Everything fixed for a run that a scheduled policy change can move: who shares data,
+        information quality, fee waivers, who can reach the bank, the fixed parts of pricing."""
+        cfg, net, sme, u = self.cfg, self.net, self.sme, self.uniforms
+        b = cfg.bank
+        waived_sectors = [ALL_SECTORS.index(s) for s in cfg.guarantor.fee_waiver_sectors]
+        sme.shared = u[1] < cfg.core.data_sharing
+        sme.whitelisted = np.asarray(cfg.core.whitelist & (u[2] < cfg.core.whitelist_share))
+        sme.alt = np.asarray(cfg.bank.alt_data & (u[3] < cfg.bank.alt_data_coverage))
+        sme.waived = np.isin(net.sme_sector, waived_sectors)
+        sme.bank_access = ~sme.remote | cfg.access.online_accounts
+        ctype = net.sme_chain_type
+        sme.order_ok = sme.shared & sme.bank_access & (
+            np.isin(ctype, ORDER_DRIVEN) | cfg.core.order_financing) & (
+            (net.sme_role == TIER1) | ((net.sme_role == TIER2) & (ctype == ORDER_DRIVEN[0])))
+        sme.quality = mk.info_quality([
+            (b.weight_hard, sme.hard), (b.weight_gov, float(b.gov_data)),
+            (b.weight_core, sme.shared), (b.weight_whitelist, sme.whitelisted),
+            (b.weight_alt, sme.alt)])
+        sme.quality_factor = mk.info_quality([(b.weight_hard, sme.hard)])
+        lender = self.loans.lender.copy()
+        bank = lender[:, mk.CREDIT]
+        lender[:, mk.CONF] = np.where(sme.bank_access, bank, b.n_banks)
+        self.loans.set_lender(lender)
+        if hasattr(self, "core_purchases"):
+            self.core_line = cfg.core.credit_line_months * self.core_purchases
+        self.offer_plan = offer_plan(self)
 
     def _init_institutions(self) -> None:
         net, cfg = self.net, self.cfg
@@ -158,11 +178,27 @@ class SCFModel(mesa.Model):
         self.primary_edge[net.edge_seller[core_edges[first]]] = core_edges[first]
 
     def _init_pipeline(self) -> None:
-        """Start in steady state: the last `term` months of sales are receivables in flight."""
-        net = self.net
+        """Start in steady state: the last `term` months of sales are receivables in flight,
+        carried by the owners' target net working capital and, beyond it, by credit-line loans
+        from the SME's main bank (as much as it would lend on hard information) that fall due
+        as the receivables come in; owners have put in whatever the bank would not carry."""
+        net, b = self.net, self.cfg.bank
         base = net.sme_sales[net.edge_seller] * net.edge_weight
         for j in range(self.term):
             self.recv[:, j % self.horizon] = base
+        e2 = self.to_sme
+        payables = np.bincount(net.edge_buyer[e2], base[e2], minlength=self.n)
+        cash = self.ledger.view(0, self.n)
+        credit = b.credit_limit_months * net.sme_sales * self.sme.quality_factor
+        carried = np.clip(self.term * (net.sme_sales - payables) + cash - self.equity_target,
+                          0.0, credit)
+        rate = b.funding_rate + b.margin + self.sme.pd * b.lgd
+        for j in range(self.term):
+            self.loans.write_legacy(j - self.term, carried / self.term, rate)
+        principal = np.bincount(self.loans.lender[:, mk.CREDIT], carried,
+                                minlength=len(self.banks))
+        for bank in self.banks:
+            bank.principal += principal[bank.index]
 
     def _fund_institutions(self, scale: float) -> None:
         cfg, led = self.cfg, self.ledger
@@ -181,6 +217,8 @@ class SCFModel(mesa.Model):
     def step(self) -> None:
         """One month of the cycle."""
         t = self.month
+        if t + 1 in self.changes:
+            self._apply_schedule(t + 1)
         self._failures()
         sales, outlay, inputs = self._orders()
         need, reserve = self._needs(outlay)
@@ -194,6 +232,17 @@ class SCFModel(mesa.Model):
             delivered_share=share,
             sales=sales, subsidy=subsidy, **settled))
         self.month += 1
+
+    def _apply_schedule(self, month: int) -> None:
+        """Put the scheduled changes of `month` in force."""
+        old = self.cfg
+        self.cfg = cfg = self.cfg.at_month(month)
+        self._derive_policy()
+        if cfg.bank.max_pd != old.bank.max_pd:
+            for bank in self.banks:
+                bank.max_pd = cfg.bank.max_pd
+        if cfg.guarantor.max_pd != old.guarantor.max_pd:
+            self.guarantor.max_pd = cfg.guarantor.max_pd
 
     def _failures(self) -> None:
         """Exogenous failures at each SME's true default risk; the firm's cash is lost."""
@@ -212,8 +261,9 @@ class SCFModel(mesa.Model):
                             * np.sqrt(1 - pop.demand_persistence ** 2)
                             * rng.standard_normal(len(self.chain_shock)))
         eps = pop.idio_sigma * rng.standard_normal(self.n)
-        level = np.exp(self.chain_shock[net.sme_chain] + eps
-                       - 0.5 * (pop.demand_sigma ** 2 + pop.idio_sigma ** 2))
+        level = self.cfg.macro.demand_level * np.exp(
+            self.chain_shock[net.sme_chain] + eps - 0.5 * (pop.demand_sigma ** 2
+                                                           + pop.idio_sigma ** 2))
         sales = net.sme_sales * level * self.sme.alive
         e = self.to_sme
         inputs = np.bincount(net.edge_buyer[e], sales[net.edge_seller[e]], minlength=self.n)
@@ -269,16 +319,53 @@ class SCFModel(mesa.Model):
                                                               self.ledger.factor])
         room[-1] = min(room[-1], self.ledger.balance[self.ledger.factor])
         funded = mk.clear_cells(need, offers, room, self.guarantor.room)
+        got = np.bincount(funded.sme, funded.amount, minlength=self.n)
+        self.last_short[got < need - 1e-6] = self.month
+        new_contract = (funded.instrument == mk.GUAR) & (
+            self.month - self.guar_opened[funded.sme] >= 12)
+        self.guar_opened[funded.sme[new_contract]] = self.month
+        if cfg.macro.deferral:
+            funded = self._defer(need, funded, offers)
         return funded, offers, confirmed, bills
 
+    def _defer(self, need: np.ndarray, funded: mk.Funded, offers: mk.Offers) -> mk.Funded:
+        """Repayment deferral: the main bank rolls over the bank-loan principal falling due
+        that an SME still cannot meet, as a credit loan outside its normal appetite and room."""
+        s = self.loans.mature_slot(self.month)
+        due = self.loans.principal_due(s, mk.LOAN_MASK)
+        short = np.maximum(need - np.bincount(funded.sme, funded.amount, minlength=self.n), 0.0)
+        roll = np.minimum(short, due) * self.sme.alive
+        if not roll.any():
+            return funded
+        dense = funded.dense()
+        dense[:, mk.CREDIT] += roll
+        b = self.cfg.bank
+        rate = offers.rate[:, mk.CREDIT]
+        unpriced = (roll > 0) & ~np.isfinite(rate)
+        rate[unpriced] = b.funding_rate + b.margin + self.sme.pd[unpriced] * b.lgd
+        return mk.Funded.from_matrix(dense)
+
     def _adapt_and_pay_owners(self) -> None:
-        """Lenders adapt their thresholds; owners take cash above the firm's target."""
+        """Lenders adapt their thresholds; owners take out net working capital above target."""
         for bank in self.banks:
             bank.adapt()
         self.guarantor.adapt()
         cash = self.ledger.view(0, self.n)
-        excess = np.maximum(cash - self.cash_target, 0.0) * self.sme.alive
-        payout = self.cfg.population.payout_share * excess
+        # owners of a firm rationed within RETAIN_MONTHS keep its earnings in the business
+        keep = self.month - self.last_short < RETAIN_MONTHS
+        excess = np.maximum(self.net_worth() - self.equity_target, 0.0) * (self.sme.alive & ~keep)
+        payout = np.minimum(self.cfg.population.payout_share * excess,
+                            np.maximum(cash - self.cash_target, 0.0))
         idx = np.flatnonzero(payout > 0)
         self.ledger.transfer(idx, self.ledger.outside, payout[idx], "owner_payout")
 
+    def net_worth(self) -> np.ndarray:
+        """Each SME's net working capital: cash and receivables less loans, fees and payables
+        due (what its owners have in the business)."""
+        net, n = self.net, self.n
+        claims = np.bincount(net.edge_seller, self.recv.sum(axis=1) + self.bills.sum(axis=1),
+                             minlength=n)
+        e2 = self.to_sme
+        payables = (np.bincount(net.edge_buyer[e2], self.recv[e2].sum(axis=1), minlength=n)
+                    + self.pay_out.sum(axis=1))
+        return self.ledger.view(0, n) + claims - payables - self.loans.debt_by_sme()

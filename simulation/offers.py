@@ -93,6 +93,8 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
         "inv_total": _by_seller(model, invoice),
         "credit_out": model.loans.outstanding(mk.CREDIT),
         "guar_out": model.loans.outstanding(mk.GUAR),
+        "contract": model.month - model.guar_opened < 12,
+        "hurdle": model.hurdle,
     }
     lender = model.loans.lender.T
     # (instrument, SME): one instrument's offers are contiguous; returned as (SME, instrument)
@@ -119,16 +121,18 @@ def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, bank_rated: 
     pd_bank = mk.noisy_pd(s.pd, s.noise_bank, s.drift_bank, s.z)
     pd_factor = mk.noisy_pd(s.pd, s.noise_factor, s.drift_factor, s.z)
     bank_max_pd = np.array([bk.max_pd for bk in model.banks])[lender[mk.CREDIT]]
-    years = model.term / 12.0
+    # Fixed costs belong to a facility renewed yearly, not to each month's drawdown: a month's
+    # loan runs for the term and carries a twelfth of the year's cost, as an annual rate on it.
+    stock = np.maximum(s.need * model.term, 1.0)
     app_cost = acc.application_cost * (acc.one_stop_factor if acc.one_stop else 1.0)
-    app_rate = np.minimum(app_cost / np.maximum(s.need, 1.0) / years, 0.5)
-    base = b.funding_rate + b.margin
+    app_rate = np.minimum(app_cost / stock, 0.5)
+    base = b.funding_rate + b.margin + b.fixed_cost * (1.0 - 0.5 * s.quality) / stock
     access = s.bank_access & s.alive
 
     def offer(k: int, ok: np.ndarray, amt: np.ndarray, r: np.ndarray) -> None:
         """Offer instrument k where `ok`, unless the amount is nil or a bank's price passes
         its ceiling (the factor is not a bank): then the rate is inf and the amount nil."""
-        made = ok & (amt > 0)
+        made = ok & (amt > 0) & (r <= s.hurdle)
         if bank_rated[k].any():
             made &= ~(bank_rated[k] & (r > b.max_rate))
         rate[k] = np.where(made, r, np.inf)
@@ -165,19 +169,27 @@ def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, bank_rated: 
 
     # guaranteed loans: the guarantor screens on the bank's estimate; delay loses some orders;
     # with additionality it guarantees only what the bank would not lend on its own credit
-    in_time = np.exp(-g.delay_months * (acc.one_stop_factor if acc.one_stop else 1.0)
-                     / cfg.population.order_patience_months)
-    cap_room = np.maximum(g.per_firm_cap - s.guar_out, 0.0)
+    # (a firm under a guarantee contract draws at once; a new contract loses orders to delay)
+    in_time = np.where(s.contract, 1.0, np.exp(
+        -g.delay_months * (acc.one_stop_factor if acc.one_stop else 1.0)
+        / cfg.population.order_patience_months))
+    cap_room = np.minimum(np.maximum(g.per_firm_cap - s.guar_out, 0.0), s.need / in_time)
     if g.additional_only:
+        # additionality: only firms the bank's own instruments leave short may apply, then for
+        # as much of their need as they like at the price; a guarantor going out for business
+        # (leverage floor) also takes the bank's borrowers
         own = np.zeros(n)
         for k_ok, k_amt in ((conf_ok, conf_amt), (ok, order_amt), (pre, pre_amt),
                             (dist, pledge_amt), (cok, limit)):  # in instrument order
             own += np.where(k_ok, k_amt, 0.0)
-        cap_room = np.minimum(cap_room, np.maximum(s.need - own, 0.0) / max(in_time, 1e-12))
-    gok = (access & (pd_bank <= model.guarantor.max_pd) & (cap_room > 0)
-           & (pd_bank * (1 - g.coverage) <= bank_max_pd))
-    offer(mk.GUAR, gok, cap_room * in_time,
-          base + pd_bank * b.lgd * (1 - g.coverage) + s.fee + 2 * app_rate)
+        short = s.need > (1.0 - model.guarantor.outreach) * own + 1e-9
+        cap_room = np.where(short, cap_room, 0.0)
+    # the guarantor takes the expected loss it covers; the bank still prices what it cannot see
+    g_rate = base + pd_bank * b.lgd * (1 - g.coverage) + s.opacity + s.fee + 2 * app_rate
+    accepted = access & (pd_bank <= model.guarantor.max_pd) & (cap_room > 0)
+    bank_ok = (pd_bank * (1 - g.coverage) <= bank_max_pd) & ~(g_rate > b.max_rate)
+    model.guarantor.note_demand(float((s.need * (accepted & ~bank_ok)).sum()))
+    offer(mk.GUAR, accepted & bank_ok, cap_room * in_time, g_rate)
 
     # unconfirmed factoring with recourse, at the SME's risk as the factor sees it
     unconf = np.maximum(inv_total - conf_total, 0.0)

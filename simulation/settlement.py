@@ -123,7 +123,7 @@ def _settle_group(model: SCFModel, group: SettlementGroup, loans: Cohort, h: int
     paid = loans.due * phi[j]
     paid[conf] = paid_conf[j[conf]]
 
-    lender = model.loans.cell_lender[loans.cells]
+    lender = loans.lender
     led.transfer(loans.sme, led.bank0 + lender, paid, "loan_repayment")
     led.transfer(idx, led.guarantor, fee * phi, "guarantee_fee")
     pos = np.zeros(n)

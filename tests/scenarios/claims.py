@@ -44,23 +44,29 @@ CLAIMS: dict[str, tuple[tuple[str, int], ...]] = {
     "levers/order_financing": ((vol("order_financing"), +1), (LOST, -1)),
     # government data lets banks see: more SMEs served, more credit lent
     "levers/gov_data": ((ACCESS, +1), (vol("credit_loan"), +1)),
-    # guaranteed amounts per firm above the old cap
-    "levers/guarantee_cap": (("guarantee_per_firm", +1),),
-    # cheaper guarantees: lower cost (not more guaranteed lending: with additionality the
-    # volume is the need banks leave unmet, which the fee does not change; docs/CALIBRATION.md)
-    "levers/guarantee_fee": ((COST, -1),),
+    # guaranteed amounts per firm above the old cap, and more guaranteed lending in all
+    "levers/guarantee_cap": (("guarantee_per_firm", +1), (vol("guaranteed_loan"), +1)),
+    # cheaper guarantees: lower cost and more guaranteed lending (the firms banks leave short
+    # take more of their need guaranteed, and fewer decline the price)
+    "levers/guarantee_fee": ((COST, -1), (vol("guaranteed_loan"), +1)),
     # zero fee for three sectors, paid by government
     "levers/fee_waiver": ((COST, -1), ("public_cost", +1), (vol("guaranteed_loan"), +1)),
     # the "two 5s": guarantors must use more of their capital
-    "levers/guarantor_mandate": ((vol("guaranteed_loan"), +1), ("guarantee_outstanding", +1)),
+    "levers/guarantor_mandate": (
+        (vol("guaranteed_loan"), +1),
+        ("guarantee_outstanding", +1),
+        ("guarantor_leverage", +1),
+    ),
     # reimbursed payouts: government pays, guarantors keep guaranteeing
     "levers/reimbursement": (("public_cost", +1), (vol("guaranteed_loan"), +1)),
     # the factor's capacity multiplies
     "levers/factoring_line": ((vol("unconfirmed_factoring"), +1), (ACCESS, +1)),
     # out-of-town suppliers can bank with the chain's bank
     "levers/online_accounts": ((ACCESS, +1), (LOST, -1)),
-    # cheaper, faster applications
-    "levers/one_stop": ((COST, -1), (ACCESS, +1)),
+    # cheaper, faster applications: more SMEs served (the average cost of funds is not
+    # claimed: the entry's saving is a yearly facility cost, and the marginal borrowers it
+    # brings in pay more than the average)
+    "levers/one_stop": ((ACCESS, +1),),
     # arrears repaid; SMEs stop failing for want of the money owed to them
     "levers/late_payment_enforcement": (
         ("arrears_repaid_share", +1),
@@ -74,8 +80,6 @@ CLAIMS: dict[str, tuple[tuple[str, int], ...]] = {
     "pilots/cloud_usage_data": ((ACCESS, +1), (vol("credit_loan"), +1)),
 }
 
-# The schema's default guarantor leverage ceiling is already the study's 5x, so the mandate is
-# compared with the pre-policy guarantor of packages/pre_policy (3x leverage, 3% tolerance).
-REFERENCE: dict[str, dict[str, object]] = {
-    "levers/guarantor_mandate": {"guarantor.leverage_max": 3.0, "guarantor.payout_tolerance": 0.03},
-}
+# Comparisons against something other than the file's own base, with the reason beside each
+# (none today: the schema's default guarantor is the pre-policy one, with no leverage floor).
+REFERENCE: dict[str, dict[str, object]] = {}

@@ -4,7 +4,7 @@ import numpy as np
 
 from simulation import run_one
 from simulation.config import ScenarioConfig
-from simulation.scenario import with_overrides
+from simulation.scenario import load_scenario, with_overrides
 
 SEEDS = range(6)
 BASE = with_overrides(ScenarioConfig(), {"population.n_smes": 600})
@@ -37,12 +37,79 @@ def test_data_sharing_raises_access():
     assert (d > 0).all(), d
 
 
-def test_higher_guarantee_cap_raises_guaranteed_volume_when_needs_exceed_it():
-    # larger firms, so that needs exceed the 500 cap, and a guarantor whose capital does not bind
-    base = with_overrides(BASE, {"population.sales_median": 400.0, "guarantor.capital": 15000.0})
-    d = paired(
-        {"guarantor.per_firm_cap": 1000.0},
-        lambda s: s["volume_by_instrument"]["guaranteed_loan"],
-        base=base,
-    )
+def test_higher_guarantee_cap_raises_guaranteed_lending_on_a_pilot_chain():
+    """Cap 500 -> 1000 on the IC pilot chain: its tier-1 suppliers are large enough to reach
+    the old cap, so more is guaranteed in all and per guaranteed firm."""
+    base = with_overrides(load_scenario("pilots/ic_order_financing"), {"population.n_smes": 600})
+    cap = {"guarantor.per_firm_cap": 1000.0}
+    vol = paired(cap, lambda s: s["volume_by_instrument"]["guaranteed_loan"], 24, base)
+    per_firm = paired(cap, lambda s: s["guarantee_per_firm"], 24, base)
+    assert (vol > 0).all(), vol
+    assert per_firm.mean() > 0, per_firm
+
+
+def test_fee_cut_brings_more_guaranteed_lending():
+    guaranteed = lambda s: s["volume_by_instrument"]["guaranteed_loan"]  # noqa: E731
+    d = paired({"guarantor.fee_rate": 0.009}, guaranteed)
     assert (d > 0).all(), d
+
+
+def test_mandate_raises_guarantor_leverage_to_the_floor_or_names_what_binds():
+    mandate = {"guarantor.leverage_floor": 5.0, "guarantor.leverage_max": 10.0,
+               "guarantor.payout_tolerance": 0.05}
+    lev = paired(mandate, lambda s: s["guarantor_leverage"], 24)
+    assert (lev > 0).all(), lev
+    pol = with_overrides(BASE, mandate)
+    for seed in SEEDS:
+        s = run_one(pol, seed, 24).summary
+        if s["guarantor_leverage"] >= 5.0:
+            assert s["guarantor_binding"] == "none"
+        else:
+            assert s["guarantor_binding"] in ("tolerance", "ceiling", "bank_appetite", "demand",
+                                              "expanding"), s["guarantor_binding"]
+    no_floor = run_one(BASE, 0, 12).summary
+    assert no_floor["guarantor_binding"] == "no_floor" and no_floor["guarantor_outreach"] == 0
+
+
+def test_longer_payment_terms_raise_tier1_financing_and_its_cost():
+    """The longer a supplier waits to be paid, the more working capital it carries on loans
+    and the more it pays for finance per unit of sales (van der Vliet et al. 2015)."""
+    short = with_overrides(BASE, {"payment.term_months": 1})
+    longer = {"payment.term_months": 6}
+    carried = paired(longer, tier1("loan_balance"), 12, short)
+    cost = paired(longer, tier1("finance_cost_share"), 12, short)
+    assert (carried > 0).all(), carried
+    assert (cost > 0).all(), cost
+
+
+def test_late_payment_makes_more_smes_default():
+    d = paired({"payment.late_share": 0.6}, lambda s: s["sme_defaults"])
+    lost = paired({"payment.late_share": 0.6}, lambda s: s["lost_output"])
+    assert (d > 0).all(), d
+    assert lost.mean() > 0, lost
+
+
+def test_package_brings_more_credit_and_more_borrowers_at_a_lower_rate():
+    pre = with_overrides(load_scenario("packages/pre_policy"), {"population.n_smes": 600})
+    package = load_scenario("packages/policy_package").model_dump(
+        include={"guarantor", "bank", "payment"})
+    overrides = {f"{sec}.{k}": v for sec, d in package.items() for k, v in d.items()}
+    for metric, sign in (("loan_balance", 1), ("borrowers", 1), ("avg_loan_rate", -1)):
+        d = paired(overrides, lambda s, m=metric: _get(s, m), 12, pre) * sign
+        assert (d > 0).all(), (metric, d * sign)
+    guaranteed = paired(overrides, lambda s: s["volume_by_instrument"]["guaranteed_loan"], 12, pre)
+    assert guaranteed.mean() > 0, guaranteed
+
+
+def test_an_empty_group_reports_no_value():
+    s = run_one(with_overrides(load_scenario("baselines/platform"), {"population.n_smes": 300}),
+                1, 6).summary
+    dist = s["by_group"]["distributor"]
+    assert dist["credit_access_rate"] is None and dist["funded_share"] is None
+    assert s["credit_access_rate"] is not None
+
+
+def _get(summary, path):
+    for part in path.split("."):
+        summary = summary[part]
+    return summary

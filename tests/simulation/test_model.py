@@ -33,7 +33,9 @@ def test_frames_are_tidy_and_summary_complete():
     assert list(r.monthly.columns) == ["month", "group", *MONTHLY_METRICS]
     assert len(r.monthly) == 6 * len(GROUPS)
     assert set(SUMMARY_KEYS) | {"by_group"} == set(r.summary)
-    assert set(r.summary["by_group"]) == {"tier1", "tier2", "distributor"}
+    assert set(r.summary["by_group"]) == set(GROUPS[1:])
+    assert set(GROUPS[1:]) == {"tier1", "tier2", "distributor", "size_micro", "size_small",
+                               "size_medium", "risk_low", "risk_medium", "risk_high"}
     assert set(r.summary["volume_by_instrument"]) == {
         "confirmed_receivable",
         "order_financing",
@@ -55,11 +57,12 @@ def test_frames_are_tidy_and_summary_complete():
 def test_rates_by_instrument_average_to_the_cost_of_funds():
     """Volume-weighted, the instruments' all-in rates give the run's average cost of funds."""
     r = run_one(small(**{"core.confirm_willingness": 0.8, "core.whitelist": True}), 3, 12)
-    for s in (r.summary, *r.summary["by_group"].values()):
+    for name, s in (("all", r.summary), *r.summary["by_group"].items()):
         vol, rate = s["volume_by_instrument"], s["rate_by_instrument"]
         assert set(rate) == set(vol)
         used = [k for k in vol if vol[k] > 0]
-        assert len(used) >= 2 and all(rate[k] is None for k in vol if vol[k] == 0)
+        assert all(rate[k] is None for k in vol if vol[k] == 0)
+        assert len(used) >= (2 if name in ("all", "tier1", "tier2", "distributor") else 1)
         assert all(0 < rate[k] < 1 for k in used)
         mix = sum(rate[k] * vol[k] for k in used) / sum(vol[k] for k in used)
         assert mix == pytest.approx(s["avg_cost_of_funds"], rel=1e-9)
