@@ -119,9 +119,13 @@ def replicate(
     ] = None,
     draws: Annotated[int, typer.Option(help="posterior draws (with --posterior)", min=2,
                                        max=1000)] = 20,
+    year: Annotated[bool, typer.Option(
+        "--year/--no-year", help="also split the year 2020's changes (packages/shanghai_2020) "
+        "into the model's drift, the macro conditions and the package")] = True,
 ) -> None:
     from analysis.replicate import PACKAGE, PRE, as_records, fmt
     from analysis.replicate import replicate as run_replicate
+    from analysis.year2020 import decompose_year, year_records
 
     if posterior is None:
         rows, runs = run_replicate(seeds, months)
@@ -133,8 +137,10 @@ def replicate(
             rows, runs = replicate_posterior(posterior, draws, seeds, months)
         spread = (f"95% interval: posterior-predictive, the central 95% of the values over "
                   f"{draws} posterior draws x {seeds} seeds ({posterior})")
+    year_parts = decompose_year(seeds) if year else []
     if json_:
-        sys.stdout.write(json.dumps(as_records(rows), indent=2) + "\n")
+        out = {"figures": as_records(rows), "year_2020": year_records(year_parts)}
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
     first = runs.pre[0]
     table = Table(
@@ -166,6 +172,29 @@ def replicate(
         "parameter (agreement by construction); held-out ones were never used to "
         "set anything. Money in 10,000 CNY."
     )
+    if year_parts:
+        console.print(_year_table(year_parts, seeds, fmt))
+
+
+def _year_table(parts: list, seeds: int, fmt) -> Table:
+    """The year 2020's changes: the study's, the model's, and the model's split."""
+    from analysis.year2020 import GROUPS, SCENARIO
+
+    table = Table(
+        title=f"the year 2020 ({SCENARIO}, end of 2020 vs end of 2019, {seeds} seeds): "
+        "drift + macro + package = model total, each mean [95% interval]"
+    )
+    for col in ("figure", "study", "model total", "drift", *GROUPS, "package share"):
+        table.add_column(col, justify="left" if col == "figure" else "right")
+    for f, ps in parts:
+        cells = []
+        for p in ps:
+            m, lo, hi = p.interval
+            cells.append(f"{fmt(m, f.unit)} [{fmt(lo, f.unit)} .. {fmt(hi, f.unit)}]")
+        total, package = ps[0].values.mean(), ps[-1].values.mean()
+        share = f"{package / total:.0%}" if total else "-"
+        table.add_row(f.label, f.study, *cells, share)
+    return table
 
 
 def register(app: typer.Typer) -> None:

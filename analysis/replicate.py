@@ -97,6 +97,26 @@ FIGURES: tuple[Figure, ...] = (
         note="paired over seeds, pre-policy minus package (docs/CALIBRATION.md)",
     ),
     Figure(
+        "small and micro loan balance per borrower before the package",
+        "about 928 (3,568.1 亿 over 38,445 borrowers)",
+        "held out",
+        "wan",
+        target=928.0,
+        per_seed=lambda r: r.pre_s("balance_per_borrower"),
+        note="bank-loan principal outstanding per SME borrowing at most 1,000 (the study's "
+        "small and micro loans), mean of the run's last quarter",
+    ),
+    Figure(
+        "small and micro loan balance per borrower after the package",
+        "about 612 (4,885.7 亿 over 79,778 borrowers)",
+        "held out",
+        "wan",
+        target=612.0,
+        per_seed=lambda r: r.pkg_s("balance_per_borrower"),
+        note="the package brought in new, smaller borrowers; the year's growth of loans, "
+        "borrowers and guarantees is split by the table on the year 2020 below",
+    ),
+    Figure(
         "guaranteed amount per firm, cap 500 -> 1000",
         "about 730 (11,680 for 16 firms)",
         "held out",
@@ -123,7 +143,8 @@ FIGURES: tuple[Figure, ...] = (
         bound=">=",
         per_seed=lambda r: _last_year_mean(r.package, "guarantor_leverage"),
         note="guarantees outstanding / guarantor capital, mean of the last 12 months; the "
-        "package sets the ceiling at 5x",
+        "package holds the guarantor to a floor of 5x (under a 10x ceiling); the run's "
+        "summary names what binds when it stays below (guarantor_binding)",
     ),
     Figure(
         "guarantor payout rate",

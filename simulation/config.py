@@ -266,6 +266,8 @@ class ScheduledChange(Section):
 
     month: int = F(1, "first month in which the values hold", "month", ge=1, le=600)
     set: dict[str, Any] = F({}, "dotted parameter paths and their values from this month on")
+    group: str = F("", "the group of inputs the change belongs to (e.g. macro, package), by "
+                   "which a year's changes are split", max_length=40)
     note: str = F("", "what the change is and its source")
 
 

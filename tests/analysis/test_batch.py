@@ -20,6 +20,7 @@ from analysis.batch import run_plan
 from analysis.cli import app
 from analysis.experiment import load_experiment
 from analysis.store import load_monthly, load_plan, load_summaries
+from simulation.metrics import GROUPS
 from simulation.runner import run_one
 from simulation.scenario import load_scenario
 
@@ -312,7 +313,7 @@ def test_kill_9_mid_batch_then_resume_gives_the_uninterrupted_store(tmp_path: Pa
     stored = digest(out)
     assert 3 <= len(stored) < 20
     for run in (out / "runs").glob("*.parquet"):  # every stored file is complete
-        assert len(pd.read_parquet(run)) == 12 * 4
+        assert len(pd.read_parquet(run)) == 12 * len(GROUPS)
     resumed = scf("batch", str(path), "--out", str(out), "--no-progress", "--workers", "2")
     assert resumed.returncode == 0, resumed.stderr
     assert "20 runs, 20 ok, 0 failed" in resumed.stdout

@@ -7,6 +7,7 @@ import sys
 import pandas as pd
 import pytest
 
+from simulation.metrics import GROUPS
 from simulation.scenario import load_scenario
 
 SCF = [sys.executable, "-m", "analysis"]
@@ -43,7 +44,8 @@ def test_run_writes_tidy_frame_summary_and_resolved_scenario(tmp_path):
     for name, rate in rates.items():
         line = next(x for x in p.stdout.splitlines() if name.replace("_", " ") in x)
         assert ("n/a" if rate is None else f"{rate:.2%}") in line
-    assert df.month.max() == 6 and set(df.group) == {"all", "tier1", "tier2", "distributor"}
+    assert df.month.max() == 6 and set(df.group) == set(GROUPS)
+    assert {"all", "tier1", "tier2", "distributor", "size_micro", "risk_high"} <= set(GROUPS)
     cfg = load_scenario(out / "scenario.yaml")
     assert cfg.core.data_sharing == 0.7 and cfg.population.n_smes == 200
     # the resolved scenario reproduces the run exactly

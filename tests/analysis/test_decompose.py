@@ -28,7 +28,8 @@ def test_the_package_is_grouped_by_the_library_lever_files() -> None:
     base = load_scenario("packages/pre_policy")
     players = package_players(base, load_scenario("packages/policy_package"))
     assert players["guarantor_mandate"] == {
-        "guarantor.leverage_max": 5.0,
+        "guarantor.leverage_floor": 5.0,
+        "guarantor.leverage_max": 10.0,
         "guarantor.payout_tolerance": 0.05,
     }
     assert set(players) == {

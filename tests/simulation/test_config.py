@@ -112,3 +112,34 @@ def test_resolved_yaml_round_trips(tmp_path):
     f.write_text(to_yaml(cfg))
     assert load_scenario(f) == cfg
     assert validate(cfg.model_dump(mode="json")) == cfg
+
+
+def test_a_schedule_is_validated_like_a_scenario():
+    from simulation.scenario import ConfigError, validate
+
+    ok = validate({"months": 12, "schedule": [
+        {"month": 7, "group": "package", "set": {"bank.gov_data": True}}]})
+    assert ok.at_month(6).bank.gov_data is False and ok.at_month(7).bank.gov_data is True
+    for bad, words in (
+        ([{"month": 3, "set": {"guarantor.fee_rate": 0.5}}], "fee_rate"),
+        ([{"month": 3, "set": {"population.n_smes": 10}}], "cannot change during a run"),
+        ([{"month": 3, "set": {"bank.nonsense": 1}}], "unknown parameter"),
+        ([{"month": 5, "set": {}}, {"month": 3, "set": {}}], "month order"),
+    ):
+        with pytest.raises(ConfigError, match=words) as err:
+            validate({"schedule": bad})
+        assert "\n" not in str(err.value)
+
+
+def test_a_scheduled_change_acts_from_its_month_on():
+    from simulation import run_one
+    from simulation.scenario import validate
+
+    base = {"population": {"n_smes": 300}}
+    sched = {**base, "schedule": [{"month": 7, "set": {"bank.gov_data": True,
+                                                      "guarantor.fee_rate": 0.009}}]}
+    a = run_one(validate(base), 3, 12).monthly
+    b = run_one(validate(sched), 3, 12).monthly
+    early_a, early_b = a[a.month <= 6], b[b.month <= 6]
+    assert early_a.reset_index(drop=True).equals(early_b.reset_index(drop=True))
+    assert not a[a.month > 6].reset_index(drop=True).equals(b[b.month > 6].reset_index(drop=True))
