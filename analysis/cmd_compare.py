@@ -64,7 +64,8 @@ core.data_sharing,core.confirm_willingness,guarantor.per_firm_cap
 
 KEY_ROWS = (
     "credit_access_rate", "funded_share", "total_credit", "financing_gap", "avg_cost_of_funds",
-    "lost_output", "sme_defaults", "public_cost", "guarantor_leverage", "guarantee_payout_rate",
+    "avg_loan_rate", "loan_balance", "borrowers", "lost_output", "sme_defaults", "public_cost",
+    "guarantor_leverage", "guarantee_payout_rate",
 )  # fmt: skip
 
 
@@ -89,13 +90,14 @@ def _print_overview(comparison, console: Console) -> None:
     width = max(len(p) for p in comparison.policies)
     table.add_column("policy", no_wrap=True, min_width=min(width, 40))
     table.add_column("seeds", justify="right")
-    for group in GROUP_LABELS:
+    groups = list(GROUP_LABELS)[:4]  # all SMEs and the roles; one policy's table has them all
+    for group in groups:
         table.add_column(GROUP_LABELS[group], justify="right", no_wrap=True)
     table.add_column("lost output", justify="right")
     table.add_column("public cost", justify="right")
     for policy in comparison.policies:
         cells = []
-        for group in GROUP_LABELS:
+        for group in groups:
             r = comparison.get(policy, "credit_access_rate", group)
             cells.append(f"{r['diff_mean'] * 100:+.2f} +/- {r['paired_halfwidth'] * 100:.2f}")
         money = [

@@ -9,11 +9,14 @@ from typing import Any
 from analysis.compare import MONEY_UNIT, TOTAL_CREDIT
 from simulation.metrics import GROUPS
 
-SHORT = {"all": "all SMEs", "tier1": "tier 1", "tier2": "tier 2", "distributor": "distrib."}
+SHORT = {"all": "all SMEs", "tier1": "tier 1", "tier2": "tier 2", "distributor": "distrib.",
+         "size_micro": "micro firms", "size_small": "small firms", "size_medium": "medium firms",
+         "risk_low": "low risk", "risk_medium": "medium risk", "risk_high": "high risk"}
 GROUP_LABELS = {g: SHORT.get(g, g) for g in GROUPS}  # the model's groups, in its order
 RATES = {
     "credit_access_rate", "funded_share", "avg_cost_of_funds", "guarantee_payout_rate",
-    "bank_npl_ratio", "arrears_repaid_share",
+    "bank_npl_ratio", "arrears_repaid_share", "avg_loan_rate", "finance_cost_share",
+    "borrower_share",
 }  # fmt: skip
 KEY_METRICS = (
     ("credit_access_rate", "credit access (share of SMEs in need fully funded)"),
@@ -21,6 +24,9 @@ KEY_METRICS = (
     (TOTAL_CREDIT, f"SME credit extended ({MONEY_UNIT})"),
     ("financing_gap", f"financing gap ({MONEY_UNIT})"),
     ("avg_cost_of_funds", "all-in cost of funds (annual)"),
+    ("avg_loan_rate", "average loan rate (interest on bank loans, annual)"),
+    ("loan_balance", f"small and micro loans outstanding ({MONEY_UNIT})"),
+    ("borrowers", "small and micro borrowers"),
     ("lost_output", f"lost output ({MONEY_UNIT})"),
     ("sme_defaults", "SME defaults"),
     ("public_cost", f"public cost ({MONEY_UNIT})"),

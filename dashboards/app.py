@@ -32,7 +32,7 @@ from solara.lab import use_task
 
 from dashboards.components import Controls, Export, Headline, LanguageSwitch
 from dashboards.controls import Settings, baseline_config, lever_values, load_baseline
-from dashboards.figures import mix_figure, network_figure, paths_figure
+from dashboards.figures import groups_figure, mix_figure, network_figure, paths_figure
 from dashboards.i18n import t
 from dashboards.layout import tier_layout
 from dashboards.plot import Plot
@@ -110,6 +110,10 @@ def Results(pair: Pair, lang: str):
         ),
         dependencies=[id(pair), lang],
     )
+    groups = solara.use_memo(
+        lambda: groups_figure(pair.baseline, pair.policy, lang),
+        dependencies=[id(pair), lang],
+    )
     with solara.Card(t("headline", lang), classes=["scf-headline-card"]):
         Headline(pair, lang)
         solara.Text(
@@ -123,6 +127,8 @@ def Results(pair: Pair, lang: str):
         Plot(paths)
     with solara.Card(t("mix", lang)):
         Plot(mix)
+    with solara.Card(t("by_group", lang), classes=["scf-groups"]):
+        Plot(groups)
     with solara.Card(t("network", lang), classes=["scf-network"]):
         NetworkView(pair, lang)
 

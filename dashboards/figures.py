@@ -155,6 +155,46 @@ def mix_figure(
     return fig
 
 
+# The summary's breakdowns by firm size and risk (simulation.metrics), in their order
+BREAKDOWN_GROUPS = ("size_micro", "size_small", "size_medium", "risk_low", "risk_medium",
+                    "risk_high")
+
+
+def groups_figure(base: RunResult, pol: RunResult, lang: str) -> go.Figure:
+    """Credit access by firm size and risk band, baseline beside policy: who a policy reaches.
+    A group with nobody in need has no bar (no value, not 100%)."""
+    labels = [t(g, lang) for g in BREAKDOWN_GROUPS]
+
+    def access(r: RunResult) -> list[float | None]:
+        by = r.summary.get("by_group", {})
+        return [by.get(g, {}).get("credit_access_rate") for g in BREAKDOWN_GROUPS]
+
+    fig = go.Figure(
+        [
+            go.Bar(
+                y=labels,
+                x=access(r),
+                orientation="h",
+                name=t(name, lang),
+                marker_color=style["color"],
+                hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+            )
+            for r, name, style in ((base, "baseline", BASE_STYLE), (pol, "policy", POLICY_STYLE))
+        ]
+    )
+    fig.update_layout(
+        barmode="group",
+        height=90 + 45 * len(labels),
+        margin={"l": 10, "r": 30, "t": 10, "b": 30},
+        xaxis={"title": {"text": t("credit_access_rate", lang)}, "tickformat": ".0%",
+               "range": [0, 1], "gridcolor": GRID},
+        yaxis={"autorange": "reversed", "automargin": True},
+        legend={"orientation": "h", "y": -0.25},
+        **PLAIN,
+    )
+    return fig
+
+
 def network_figure(g, pos: Pos, status: np.ndarray, lang: str) -> go.Figure:
     """SMEs placed by tier and coloured by their status in one month; cores as squares.
 

@@ -44,6 +44,13 @@ _UI: dict[str, tuple[str, str]] = {
     "policy": ("Policy", "政策"),
     "difference": ("Difference", "差值"),
     "paths": ("Monthly paths", "月度走势"),
+    "by_group": ("Credit access by firm size and risk", "按企业规模和风险分组的融资可得性"),
+    "size_micro": ("Micro firms (< 3 million CNY a year)", "微型企业（年营收300万元以下）"),
+    "size_small": ("Small firms (3-20 million CNY)", "小型企业（300万-2000万元）"),
+    "size_medium": ("Medium firms (>= 20 million CNY)", "中型企业（2000万元以上）"),
+    "risk_low": ("Low risk (PD < 2%)", "低风险（违约率<2%）"),
+    "risk_medium": ("Medium risk (PD 2-5%)", "中风险（违约率2%-5%）"),
+    "risk_high": ("High risk (PD >= 5%)", "高风险（违约率≥5%）"),
     "mix": (
         "Financing volume by instrument (bar ends: all-in annual rate)",
         "各融资工具规模（条末：综合年化成本）",

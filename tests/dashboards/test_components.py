@@ -98,3 +98,16 @@ def test_plot_sends_the_figure_json_not_a_widget_bundle(pair, tmp_path, monkeypa
     assert [tr["type"] for tr in view.spec["data"]] == ["bar", "bar"]
     assert view.path.endswith("plotly.min.js")
     rc.close()
+
+
+def test_groups_figure_shows_access_by_size_and_risk_for_both_runs(pair):
+    from dashboards.figures import BREAKDOWN_GROUPS, groups_figure
+
+    fig = groups_figure(pair.baseline, pair.policy, "en")
+    assert [tr.name for tr in fig.data] == ["Baseline", "Policy"]
+    for trace, run in zip(fig.data, (pair.baseline, pair.policy), strict=True):
+        assert list(trace.y) == [t(g, "en") for g in BREAKDOWN_GROUPS]
+        by = run.summary["by_group"]
+        assert list(trace.x) == [by[g]["credit_access_rate"] for g in BREAKDOWN_GROUPS]
+    zh = groups_figure(pair.baseline, pair.policy, "zh")
+    assert zh.data[0].y[0] == t("size_micro", "zh") != t("size_micro", "en")

@@ -58,7 +58,7 @@ def test_the_library_holds_every_lever_pilot_and_package():
     }
     assert shelf["levers"] == LEVERS
     assert shelf["pilots"] == PILOTS
-    assert shelf["packages"] == {"pre_policy", "policy_package"}
+    assert shelf["packages"] == {"pre_policy", "policy_package", "shanghai_2020"}
     assert {"core_led", "order_led", "dispersed", "platform", "shanghai"} <= shelf["baselines"]
 
 
