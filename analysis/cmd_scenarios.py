@@ -172,6 +172,13 @@ def replicate(
         "parameter (agreement by construction); held-out ones were never used to "
         "set anything. Money in 10,000 CNY."
     )
+    bindings = [r.summary.get("guarantor_binding") for r in runs.package]
+    console.print(
+        "what keeps the package's guarantor below its leverage floor, by seed: "
+        + ", ".join(f"{b} ({bindings.count(b)})" for b in dict.fromkeys(bindings))
+        + " (none: at or above the floor; demand: too few firms want a guarantee at the price;"
+        " bank_appetite: banks refuse what it would guarantee; tolerance: payouts; ceiling)"
+    )
     if year_parts:
         console.print(_year_table(year_parts, seeds, fmt))
 
