@@ -354,15 +354,8 @@ class ScenarioConfig(Section):
                 if any(path == f or (f.endswith(".") and path.startswith(f))
                        for f in FIXED_IN_RUN):
                     raise ValueError(f"schedule[{i}].set.{path}: cannot change during a run")
-                node = data
-                parts = path.split(".")
-                for part in parts[:-1]:
-                    if not isinstance(node.get(part), dict):
-                        raise ValueError(f"schedule[{i}].set.{path}: unknown parameter")
-                    node = node[part]
-                if parts[-1] not in node:
+                if not _set_dotted(data, path, value):
                     raise ValueError(f"schedule[{i}].set.{path}: unknown parameter")
-                node[parts[-1]] = value
             try:
                 ScenarioConfig.model_validate(data)
             except ValueError as exc:
@@ -379,9 +372,19 @@ class ScenarioConfig(Section):
         data = self.model_dump(mode="python")
         for change in due:
             for path, value in change.set.items():
-                node = data
-                *head, last = path.split(".")
-                for part in head:
-                    node = node[part]
-                node[last] = value
+                _set_dotted(data, path, value)
         return ScenarioConfig.model_validate(data)
+
+
+def _set_dotted(data: dict[str, Any], path: str, value: Any) -> bool:
+    """Replace the value at an existing dotted path of a dumped config; False if none is there."""
+    *head, last = path.split(".")
+    node = data
+    for part in head:
+        node = node.get(part)
+        if not isinstance(node, dict):
+            return False
+    if last not in node:
+        return False
+    node[last] = value
+    return True
