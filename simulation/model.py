@@ -101,8 +101,10 @@ class SCFModel(mesa.Model):
         self.uniforms = u
         self.sme = SMEColumns(
             pd=pd, pd_month=1 - (1 - pd) ** (1 / 12), hard=hard, remote=u[0] < pop.remote_share,
-            shared=u[1] < 0, whitelisted=u[1] < 0, alt=u[1] < 0, waived=u[1] < 0,
-            bank_access=u[1] >= 0, order_ok=u[1] < 0, quality=hard * 0, quality_factor=hard * 0,
+            # the policy-dependent columns are set by _derive_policy
+            shared=np.zeros(n, bool), whitelisted=np.zeros(n, bool), alt=np.zeros(n, bool),
+            waived=np.zeros(n, bool), bank_access=np.ones(n, bool), order_ok=np.zeros(n, bool),
+            quality=np.zeros(n), quality_factor=np.zeros(n),
             alive=np.ones(n, bool))
         cost = pop.cost_share * net.sme_sales
         self.hurdle = pop.hurdle_rate * np.exp(pop.hurdle_sigma * z_hurdle)
@@ -142,8 +144,7 @@ class SCFModel(mesa.Model):
         bank = lender[:, mk.CREDIT]
         lender[:, mk.CONF] = np.where(sme.bank_access, bank, b.n_banks)
         self.loans.set_lender(lender)
-        if hasattr(self, "core_purchases"):
-            self.core_line = cfg.core.credit_line_months * self.core_purchases
+        self.core_line = cfg.core.credit_line_months * self.core_purchases
         self.offer_plan = offer_plan(self)
 
     def _init_institutions(self) -> None:
@@ -154,7 +155,6 @@ class SCFModel(mesa.Model):
                                 minlength=net.n_cores)
         self.core_purchases = purchases
         self.core_pd = CORE_PD_BY_GRADE[net.core_grade]
-        self.core_line = cfg.core.credit_line_months * purchases
         self.horizon = self.term + cfg.payment.late_months + 1
         self.core_conf = np.zeros((net.n_cores, self.horizon))
         # cores hold enough cash for their longest payment pipeline
