@@ -1,6 +1,7 @@
 """The study's causal claims as paired tests over seeds (common random numbers)."""
 
 import numpy as np
+import pytest
 
 from simulation import run_one
 from simulation.config import ScenarioConfig
@@ -55,8 +56,11 @@ def test_fee_cut_brings_more_guaranteed_lending():
 
 
 def test_mandate_raises_guarantor_leverage_to_the_floor_or_names_what_binds():
-    mandate = {"guarantor.leverage_floor": 5.0, "guarantor.leverage_max": 10.0,
-               "guarantor.payout_tolerance": 0.05}
+    mandate = {
+        "guarantor.leverage_floor": 5.0,
+        "guarantor.leverage_max": 10.0,
+        "guarantor.payout_tolerance": 0.05,
+    }
     lev = paired(mandate, lambda s: s["guarantor_leverage"], 24)
     assert (lev > 0).all(), lev
     pol = with_overrides(BASE, mandate)
@@ -65,8 +69,13 @@ def test_mandate_raises_guarantor_leverage_to_the_floor_or_names_what_binds():
         if s["guarantor_leverage"] >= 5.0:
             assert s["guarantor_binding"] == "none"
         else:
-            assert s["guarantor_binding"] in ("tolerance", "ceiling", "bank_appetite", "demand",
-                                              "expanding"), s["guarantor_binding"]
+            assert s["guarantor_binding"] in (
+                "tolerance",
+                "ceiling",
+                "bank_appetite",
+                "demand",
+                "expanding",
+            ), s["guarantor_binding"]
     no_floor = run_one(BASE, 0, 12).summary
     assert no_floor["guarantor_binding"] == "no_floor" and no_floor["guarantor_outreach"] == 0
 
@@ -92,7 +101,8 @@ def test_late_payment_makes_more_smes_default():
 def test_package_brings_more_credit_and_more_borrowers_at_a_lower_rate():
     pre = with_overrides(load_scenario("packages/pre_policy"), {"population.n_smes": 600})
     package = load_scenario("packages/policy_package").model_dump(
-        include={"guarantor", "bank", "payment"})
+        include={"guarantor", "bank", "payment"}
+    )
     overrides = {f"{sec}.{k}": v for sec, d in package.items() for k, v in d.items()}
     for metric, sign in (("loan_balance", 1), ("borrowers", 1), ("avg_loan_rate", -1)):
         d = paired(overrides, lambda s, m=metric: _get(s, m), 12, pre) * sign
@@ -102,8 +112,9 @@ def test_package_brings_more_credit_and_more_borrowers_at_a_lower_rate():
 
 
 def test_an_empty_group_reports_no_value():
-    s = run_one(with_overrides(load_scenario("baselines/platform"), {"population.n_smes": 300}),
-                1, 6).summary
+    s = run_one(
+        with_overrides(load_scenario("baselines/platform"), {"population.n_smes": 300}), 1, 6
+    ).summary
     dist = s["by_group"]["distributor"]
     assert dist["credit_access_rate"] is None and dist["funded_share"] is None
     assert s["credit_access_rate"] is not None
@@ -113,3 +124,22 @@ def _get(summary, path):
     for part in path.split("."):
         summary = summary[part]
     return summary
+
+
+def test_effects_are_read_by_size_class_and_risk_band():
+    """Each breakdown partitions the SMEs (its groups add up to all), and government data
+    raises access in the smallest and the largest size class alike, on every seed."""
+    s = run_one(BASE, 1, 12).summary
+    by = s["by_group"]
+    for groups in (
+        ("tier1", "tier2", "distributor"),
+        ("size_micro", "size_small", "size_medium"),
+        ("risk_low", "risk_medium", "risk_high"),
+    ):
+        for metric in ("sme_defaults", "need", "loan_balance", "borrowers"):
+            assert sum(by[g][metric] for g in groups) == pytest.approx(s[metric]), (groups, metric)
+    for group in ("size_micro", "size_medium"):
+        d = paired(
+            {"bank.gov_data": True}, lambda s, g=group: s["by_group"][g]["credit_access_rate"]
+        )
+        assert (d > 0).all(), (group, d)

@@ -117,8 +117,12 @@ def test_resolved_yaml_round_trips(tmp_path):
 def test_a_schedule_is_validated_like_a_scenario():
     from simulation.scenario import ConfigError, validate
 
-    ok = validate({"months": 12, "schedule": [
-        {"month": 7, "group": "package", "set": {"bank.gov_data": True}}]})
+    ok = validate(
+        {
+            "months": 12,
+            "schedule": [{"month": 7, "group": "package", "set": {"bank.gov_data": True}}],
+        }
+    )
     assert ok.at_month(6).bank.gov_data is False and ok.at_month(7).bank.gov_data is True
     for bad, words in (
         ([{"month": 3, "set": {"guarantor.fee_rate": 0.5}}], "fee_rate"),
@@ -136,8 +140,10 @@ def test_a_scheduled_change_acts_from_its_month_on():
     from simulation.scenario import validate
 
     base = {"population": {"n_smes": 300}}
-    sched = {**base, "schedule": [{"month": 7, "set": {"bank.gov_data": True,
-                                                      "guarantor.fee_rate": 0.009}}]}
+    sched = {
+        **base,
+        "schedule": [{"month": 7, "set": {"bank.gov_data": True, "guarantor.fee_rate": 0.009}}],
+    }
     a = run_one(validate(base), 3, 12).monthly
     b = run_one(validate(sched), 3, 12).monthly
     early_a, early_b = a[a.month <= 6], b[b.month <= 6]

@@ -34,8 +34,17 @@ def test_frames_are_tidy_and_summary_complete():
     assert len(r.monthly) == 6 * len(GROUPS)
     assert set(SUMMARY_KEYS) | {"by_group"} == set(r.summary)
     assert set(r.summary["by_group"]) == set(GROUPS[1:])
-    assert set(GROUPS[1:]) == {"tier1", "tier2", "distributor", "size_micro", "size_small",
-                               "size_medium", "risk_low", "risk_medium", "risk_high"}
+    assert set(GROUPS[1:]) == {
+        "tier1",
+        "tier2",
+        "distributor",
+        "size_micro",
+        "size_small",
+        "size_medium",
+        "risk_low",
+        "risk_medium",
+        "risk_high",
+    }
     assert set(r.summary["volume_by_instrument"]) == {
         "confirmed_receivable",
         "order_financing",
