@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from simulation import kernels
 from simulation.costs import SUMMARY_KEYS as COST_KEYS
 from simulation.costs import LeverCosts
 from simulation.market import INSTRUMENTS, LOAN_MASK, Funded, at_cells
@@ -62,6 +63,13 @@ SUMMARY_KEYS: tuple[str, ...] = (*GROUP_METRICS, *RUN_TOTALS, *BY_INSTRUMENT, *S
                                  "guaranteed_firms", "guarantee_per_firm", "arrears_repaid_share",
                                  "guarantor_binding", *COST_KEYS)
 STATUS = ("no_need", "funded", "rationed", "defaulted")
+# a month's per-SME columns totalled by group (counts and sums), in the monthly rows' order
+_ROWS: tuple[str, ...] = (
+    "n_active", "n_need", "n_funded", "need", "funded", "sales", "cost", "loan_interest",
+    "loan_volume", "lost_output", "sme_defaults", "guarantee_outstanding", "loan_balance",
+    "borrowers", *VOLUME_COLUMNS,
+)
+_ROW = {name: i for i, name in enumerate(_ROWS)}
 
 
 @dataclass
@@ -92,31 +100,12 @@ class Recorder:
         size = np.searchsorted(SIZE_CUTS, net.sme_sales, side="right")
         risk = np.searchsorted(RISK_CUTS, pd, side="right")
         # each SME's group in each breakdown, as an index into GROUPS
-        self.breakdowns = (self.group_of, 1 + len(ROLE_NAMES) + size,
-                           1 + len(ROLE_NAMES) + len(SIZE_NAMES) + risk)
+        self.codes = np.stack((self.group_of, 1 + len(ROLE_NAMES) + size,
+                               1 + len(ROLE_NAMES) + len(SIZE_NAMES) + risk)).astype(np.int64)
         self.rows: list[dict[str, Any]] = []
         self.status: list[np.ndarray] = []
         self.public_cost = 0.0
         self.costs = LeverCosts(model)  # every lever's public cost, item by item
-
-    def _by_group(self, x: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
-        """Totals of x: all SMEs, then each group. `at` (ascending) holds every SME where x
-        is not zero, when few are: the groups' sums then skip the zeros, which add nothing."""
-        g = np.zeros(len(GROUPS))
-        for codes in self.breakdowns:
-            if at is None:
-                g += np.bincount(codes, x, minlength=len(GROUPS))
-            else:
-                g += np.bincount(codes[at], x[at], minlength=len(GROUPS))
-        g[0] = x.sum()
-        return g
-
-    def _count(self, mask: np.ndarray) -> np.ndarray:
-        g = np.zeros(len(GROUPS))
-        for codes in self.breakdowns:
-            g += np.bincount(codes[mask], minlength=len(GROUPS))
-        g[0] = np.count_nonzero(mask)
-        return g
 
     def record(self, r: MonthRecord) -> None:
         m = self.model
@@ -130,37 +119,35 @@ class Recorder:
         has_need = r.need > 1e-9
         full = has_need & (funded_tot >= r.need - 1e-6)
         cell_cost = funded * np.where(finite, rate, 0.0)  # all-in: interest, fees, app. costs
-        cost = np.bincount(sme, cell_cost, minlength=n)
-        interest = np.bincount(sme[loan], (funded * np.where(finite, rate - r.charges[sme, inst],
-                                                              0.0))[loan], minlength=n)
         g_out = m.loans.outstanding(4)  # guaranteed_loan
         balance = m.loans.principal_by_sme(LOAN_MASK)
         small = m.sme.alive & (balance > 0) & (balance <= SMALL_LOAN_CAP)
-        borrowers = sme[np.r_[True, sme[1:] != sme[:-1]]] if len(sme) else sme
-        cols = {
-            "n_active": self._count(m.sme.alive),
-            "n_need": self._count(has_need),
-            "n_funded": self._count(full),
-            "need": self._by_group(r.need),
-            "funded": self._by_group(np.minimum(funded_tot, r.need)),
-            "sales": self._by_group(r.sales),
-            "cost": self._by_group(cost, borrowers),
-            "loan_interest": self._by_group(interest, borrowers),
-            "loan_volume": self._by_group(np.bincount(sme[loan], funded[loan], minlength=n),
-                                          borrowers),
-            "lost_output": self._by_group(r.sales * (1 - r.delivered_share)),
-            "sme_defaults": self._count(r.defaulted),
-            "guarantee_outstanding": self._by_group(g_out),
-            "loan_balance": self._by_group(np.where(small, balance, 0.0)),
-            "borrowers": self._count(small),
-        }
-        for k, name in enumerate(VOLUME_COLUMNS):
-            cols[name] = self._by_group(r.funded.column(k), sme[inst == k])
+        # every per-SME column, one row each, totalled by group in one compiled pass; counts
+        # are sums of 0/1 (exact), "all" is NumPy's sum of the row
+        x = np.zeros((len(_ROWS), n))
+        x[_ROW["n_active"]] = m.sme.alive
+        x[_ROW["n_need"]] = has_need
+        x[_ROW["n_funded"]] = full
+        x[_ROW["need"]] = r.need
+        np.minimum(funded_tot, r.need, out=x[_ROW["funded"]])
+        x[_ROW["sales"]] = r.sales
+        x[_ROW["cost"]] = np.bincount(sme, cell_cost, minlength=n)
+        x[_ROW["loan_interest"]] = np.bincount(
+            sme[loan], (funded * np.where(finite, rate - r.charges[sme, inst], 0.0))[loan],
+            minlength=n)
+        x[_ROW["loan_volume"]] = np.bincount(sme[loan], funded[loan], minlength=n)
+        x[_ROW["lost_output"]] = r.sales * (1 - r.delivered_share)
+        x[_ROW["sme_defaults"]] = r.defaulted
+        x[_ROW["guarantee_outstanding"]] = g_out
+        x[_ROW["loan_balance"]] = np.where(small, balance, 0.0)
+        x[_ROW["borrowers"]] = small
+        x[_ROW[VOLUME_COLUMNS[0]] + inst, sme] = funded  # one cell per (SME, instrument)
+        table = kernels.group_table(x, self.codes, len(GROUPS))
+        table[:, 0] = x.sum(axis=1)
+        cols = dict(zip(_ROWS, table, strict=True))
         # each instrument's all-in cost, by group straight from the funded cells
-        ni, ng = len(INSTRUMENTS), len(GROUPS)
-        cost_by = sum(np.bincount(inst * ng + codes[sme], cell_cost, minlength=ni * ng)
-                      for codes in self.breakdowns).reshape(ni, ng)
-        cost_by[:, 0] = np.bincount(inst, cell_cost, minlength=ni)
+        cost_by = kernels.cell_group_sums(inst, sme, cell_cost, self.codes, len(INSTRUMENTS),
+                                          len(GROUPS))
         for k, name in enumerate(COST_COLUMNS):
             cols[name] = cost_by[k]
         public = self.costs.month(r)  # fee subsidies, reimbursements and the levers' costs
