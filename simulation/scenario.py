@@ -112,6 +112,8 @@ _KIND_TEXT = {"int": "a whole number", "float": "a number"}
 
 
 def _describe(err: dict[str, Any], data: dict[str, Any]) -> str:
+    if not err["loc"]:  # a check of the whole scenario: its message says what and where
+        return err["msg"].removeprefix("Value error, ")
     loc = ".".join(str(p) for p in err["loc"])
     given = err.get("input")
     spec = PARAMETERS.get(loc)
@@ -147,11 +149,35 @@ def validate(data: dict[str, Any], source: str = "scenario") -> ScenarioConfig:
         text = json.dumps(data, default=_json_value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{source}: {exc}") from None
+    _check_schedule(json.loads(text), source)
     try:
         return ScenarioConfig.model_validate_json(text, strict=True)
     except ValidationError as exc:
         errs = exc.errors()
         raise ConfigError("; ".join(f"{source}: {_describe(e, data)}" for e in errs)) from None
+
+
+def _check_schedule(data: dict[str, Any], source: str) -> None:
+    """Each value a `schedule:` step sets, checked as strictly as the same value set directly
+    (the schema checks the steps' combined effect; unknown paths are left to it)."""
+    steps = data.get("schedule")
+    if not isinstance(steps, list):
+        return
+    for i, step in enumerate(steps):
+        values = step.get("set") if isinstance(step, dict) else None
+        for path, value in (values or {}).items() if isinstance(values, dict) else ():
+            if path not in PARAMETERS:
+                continue
+            probe = {}
+            set_path(probe, path, value)
+            try:
+                ScenarioConfig.model_validate_json(json.dumps(probe), strict=True)
+            except ValidationError as exc:
+                errs = [e for e in exc.errors() if ".".join(map(str, e["loc"])) == path]
+                if errs:
+                    raise ConfigError(
+                        f"{source}: schedule[{i}].set.{_describe(errs[0], probe)}"
+                    ) from None
 
 
 def parse_value(path: str, text: str) -> Any:

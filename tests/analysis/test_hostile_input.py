@@ -189,3 +189,16 @@ def test_generated_experiments_load_or_give_one_line(tmp_path: Path, doc: dict) 
         assert "\n" not in str(exc)
     else:
         assert len(plan.specs) <= 100_000
+
+
+@pytest.mark.parametrize("value", ["yes", "'1000'", "true"])
+def test_schedule_values_are_as_strict_as_direct_ones(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "sched.yaml"
+    path.write_text(
+        "base: baselines/core_led\nmonths: 6\nschedule:\n  - month: 3\n    set:\n"
+        f"      guarantor.per_firm_cap: {value}\n",
+        encoding="utf-8",
+    )
+    code, err = invoke("run", str(path), "--out", str(tmp_path / "out"))
+    assert_one_clean_line(code, err, "schedule[0].set.guarantor.per_firm_cap: must be >= 0")
+    assert not (tmp_path / "out").exists()
