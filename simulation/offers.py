@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from simulation import market as mk
+from simulation import price_loop as pl
 from simulation.networks import DISTRIBUTOR, TIER1, TIER2
 
 if TYPE_CHECKING:
@@ -24,8 +25,9 @@ def _by_seller(model: SCFModel, per_edge: np.ndarray) -> np.ndarray:
     return np.bincount(model.net.edge_seller, per_edge, minlength=model.n)
 
 
-# SMEs priced at a time: a block's arrays stay in the CPU cache while its offers are worked out.
-# Pricing is SME by SME, so results do not depend on it (tests/simulation/test_scale.py).
+# The guarantor's blocked demand is added up this many SMEs at a time (as when pricing went block
+# by block); it only says what binds the guarantor, and results do not depend on it
+# (tests/simulation/test_scale.py).
 _BLOCK = 32_768
 
 
@@ -77,122 +79,80 @@ def offer_plan(model: SCFModel) -> OfferPlan:
 def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np.ndarray,
                 invoice: np.ndarray, confirmed: np.ndarray, bills: np.ndarray) -> mk.Offers:
     """The (SME x instrument) offer matrices for this month."""
-    sme, n, plan = model.sme, model.n, model.offer_plan
-    z = model.streams["screening"].standard_normal(n)  # the month's draws, all at once
-    # what needs more than the SME's own row: sums over its trade edges and its loans
-    backed = confirmed + bills
-    conf_total = _by_seller(model, backed)
-    core_pd = np.divide(_by_seller(model, backed * plan.edge_pd), conf_total,
-                        out=np.zeros(n), where=conf_total > 0)
-    columns = {
-        **{k.name: getattr(plan, k.name) for k in fields(plan)
-           if k.name not in ("bank_rated", "edge_pd")},
-        "pd": sme.pd, "quality": sme.quality, "z": z, "need": need, "sales": sales,
-        "alive": sme.alive, "bank_access": sme.bank_access, "order_ok": sme.order_ok,
-        "shared": sme.shared, "conf_total": conf_total, "core_pd": core_pd,
-        "inv_total": _by_seller(model, invoice),
-        "credit_out": model.loans.outstanding(mk.CREDIT),
-        "guar_out": model.loans.outstanding(mk.GUAR),
-        "contract": model.month - model.guar_opened < 12,
-        "hurdle": model.hurdle,
-    }
-    lender = model.loans.lender.T
-    # (instrument, SME): one instrument's offers are contiguous; returned as (SME, instrument)
-    amount = np.empty((mk.N_INSTRUMENTS, n))
-    rate = np.empty((mk.N_INSTRUMENTS, n))
-    pd_bank, app_rate = np.empty(n), np.empty(n)
-    for lo in range(0, n, _BLOCK):
-        at = slice(lo, min(lo + _BLOCK, n))
-        block = SimpleNamespace(**{k: v[at] for k, v in columns.items()})
-        pd_bank[at], app_rate[at] = _price(model, block, lender[:, at], plan.bank_rated[:, at],
-                                           amount[:, at], rate[:, at])
+    z = model.streams["screening"].standard_normal(model.n)  # the month's draws, all at once
+    s = offer_columns(model, need, sales, invoice, confirmed, bills, z)
+    amount, rate, pd_bank, app_rate, blocked = price(model, s)
+    # the need the guarantor would take but banks refuse, added block by block (as priced
+    # before the loop was compiled: the sums of each block, in block order)
+    for lo in range(0, model.n, _BLOCK):
+        model.guarantor.note_demand(float(blocked[lo:lo + _BLOCK].sum()))
+    plan = model.offer_plan
     model.fee_rate_now = plan.fee
     return mk.Offers(amount=amount.T, rate=rate.T, lender=model.loans.lender, priority=pd_bank,
                      charges=mk.Charges(app_rate, plan.fee))
 
 
-def _price(model: SCFModel, s: SimpleNamespace, lender: np.ndarray, bank_rated: np.ndarray,
-           amount: np.ndarray, rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fill a block of SMEs' offers; returns their banks' PD estimates and application costs
-    (annualised)."""
-    cfg = model.cfg
+def offer_columns(model: SCFModel, need: np.ndarray, sales: np.ndarray, invoice: np.ndarray,
+                  confirmed: np.ndarray, bills: np.ndarray, z: np.ndarray) -> SimpleNamespace:
+    """Every per-SME column that pricing reads, by name (the plan's, the month's, the book's)."""
+    sme, n, plan = model.sme, model.n, model.offer_plan
+    # what needs more than the SME's own row: sums over its trade edges and its loans
+    backed = confirmed + bills
+    conf_total = _by_seller(model, backed)
+    core_pd = np.divide(_by_seller(model, backed * plan.edge_pd), conf_total,
+                        out=np.zeros(n), where=conf_total > 0)
+    banks_max_pd = np.array([bk.max_pd for bk in model.banks])
+    return SimpleNamespace(
+        **{k.name: getattr(plan, k.name) for k in fields(plan) if k.name != "edge_pd"},
+        pd=sme.pd, quality=sme.quality, z=z, need=need, sales=sales,
+        alive=sme.alive, bank_access=sme.bank_access, order_ok=sme.order_ok,
+        shared=sme.shared, conf_total=conf_total, core_pd=core_pd,
+        inv_total=_by_seller(model, invoice),
+        credit_out=model.loans.outstanding(mk.CREDIT),
+        guar_out=model.loans.outstanding(mk.GUAR),
+        contract=model.month - model.guar_opened < 12,
+        hurdle=model.hurdle,
+        bank_max_pd=banks_max_pd[model.loans.lender[:, mk.CREDIT]],
+    )
+
+
+def price(model: SCFModel, s: SimpleNamespace) -> tuple[np.ndarray, ...]:
+    """Price every SME's offers from its columns `s`: (amount, rate) as (instrument, SME)
+    matrices, the banks' PD estimates, the annualised application costs, and the need the
+    guarantor would take but the bank refuses (per SME).
+
+    Banks see a noisy estimate of PD; their price covers funding, margin, the facility's fixed
+    cost (a twelfth of a yearly cost, on a loan that runs for the term), expected loss and an
+    opacity premium. Confirmed receivables are priced on the core's risk, order finance and
+    distributors' prepayments and pledges are secured, credit loans are limited by what the bank
+    can see, guaranteed loans (within the per-firm cap; with additionality only for firms the
+    bank's own instruments leave short, unless the guarantor goes out for business) carry the
+    guarantor's fee and lose orders to its delay, and the factor buys unconfirmed receivables
+    with recourse. An offer is made only where its amount is positive, its rate within the SME's
+    hurdle and, from a bank, within the bank's ceiling. The loop is `price_loop.price_offers`.
+    """
+    cfg, n = model.cfg, model.n
     b, g, f, acc = cfg.bank, cfg.guarantor, cfg.factoring, cfg.access
-    n = len(s.pd)
     pd_bank = mk.noisy_pd(s.pd, s.noise_bank, s.drift_bank, s.z)
     pd_factor = mk.noisy_pd(s.pd, s.noise_factor, s.drift_factor, s.z)
-    bank_max_pd = np.array([bk.max_pd for bk in model.banks])[lender[mk.CREDIT]]
-    # Fixed costs belong to a facility renewed yearly, not to each month's drawdown: a month's
-    # loan runs for the term and carries a twelfth of the year's cost, as an annual rate on it.
-    stock = np.maximum(s.need * model.term, 1.0)
-    app_cost = acc.application_cost * (acc.one_stop_factor if acc.one_stop else 1.0)
-    app_rate = np.minimum(app_cost / stock, 0.5)
-    base = b.funding_rate + b.margin + b.fixed_cost * (1.0 - 0.5 * s.quality) / stock
-    access = s.bank_access & s.alive
-
-    def offer(k: int, ok: np.ndarray, amt: np.ndarray, r: np.ndarray) -> None:
-        """Offer instrument k where `ok`, unless the amount is nil or a bank's price passes
-        its ceiling (the factor is not a bank): then the rate is inf and the amount nil."""
-        made = ok & (amt > 0) & (r <= s.hurdle)
-        if bank_rated[k].any():
-            made &= ~(bank_rated[k] & (r > b.max_rate))
-        rate[k] = np.where(made, r, np.inf)
-        amount[k] = np.where(made, amt, 0.0)
-
-    # confirmed receivables (and bills passed down by tier 1), priced on the core's risk
-    conf_total, core_pd = s.conf_total, s.core_pd
-    conf_amt = b.advance_rate * conf_total
-    conf_ok = conf_total > 0
-    offer(mk.CONF, conf_ok, conf_amt, s.conf_rate + core_pd * b.lgd)
-
-    # order-stage finance on shared order data; the order is the collateral
-    inv_total = s.inv_total
-    order_amt = np.maximum(b.advance_rate * inv_total - conf_amt, 0.0)
-    secured_ok = 0.5 * pd_bank <= bank_max_pd  # collateral halves the loss the bank sees
-    ok = s.order_ok & access & (order_amt > 0) & secured_ok
-    offer(mk.ORDER, ok, order_amt, base + 0.5 * pd_bank * b.lgd + app_rate)
-
-    # distributors: prepayment on the core's shared sales data, or pledged inventory
-    dist = s.distributor & access & secured_ok
-    purchase = cfg.population.cost_share * s.sales
-    pre = dist & s.shared
-    pre_amt = b.advance_rate * purchase
-    offer(mk.PREPAY, pre, pre_amt, base + 0.5 * (s.own_core_pd + pd_bank) * b.lgd)
-    pledge_amt = (1 - b.pledge_haircut) * purchase
-    offer(mk.PLEDGE, dist, pledge_amt,
-          base + 0.01 + pd_bank * b.lgd * b.pledge_haircut + app_rate)
-
-    # unsecured credit: limits grow with what the bank can see
-    limit = s.credit_cap - s.credit_out
-    credit_rate = base + pd_bank * b.lgd + s.opacity + app_rate
-    cok = access & (pd_bank <= bank_max_pd) & (limit > 0) & ~(credit_rate > b.max_rate)
-    offer(mk.CREDIT, cok, limit, credit_rate)
-
-    # guaranteed loans: the guarantor screens on the bank's estimate; delay loses some orders;
-    # with additionality it guarantees only what the bank would not lend on its own credit
-    # (a firm under a guarantee contract draws at once; a new contract loses orders to delay)
-    in_time = np.where(s.contract, 1.0, np.exp(
-        -g.delay_months * (acc.one_stop_factor if acc.one_stop else 1.0)
-        / cfg.population.order_patience_months))
-    cap_room = np.minimum(np.maximum(g.per_firm_cap - s.guar_out, 0.0), s.need / in_time)
-    if g.additional_only:
-        # additionality: only firms the bank's own instruments leave short may apply, then for
-        # as much of their need as they like at the price; a guarantor going out for business
-        # (leverage floor) also takes the bank's borrowers
-        own = np.zeros(n)
-        for k_ok, k_amt in ((conf_ok, conf_amt), (ok, order_amt), (pre, pre_amt),
-                            (dist, pledge_amt), (cok, limit)):  # in instrument order
-            own += np.where(k_ok, k_amt, 0.0)
-        short = s.need > (1.0 - model.guarantor.outreach) * own + 1e-9
-        cap_room = np.where(short, cap_room, 0.0)
-    # the guarantor takes the expected loss it covers; the bank still prices what it cannot see
-    g_rate = base + pd_bank * b.lgd * (1 - g.coverage) + s.opacity + s.fee + 2 * app_rate
-    accepted = access & (pd_bank <= model.guarantor.max_pd) & (cap_room > 0)
-    bank_ok = (pd_bank * (1 - g.coverage) <= bank_max_pd) & ~(g_rate > b.max_rate)
-    model.guarantor.note_demand(float((s.need * (accepted & ~bank_ok)).sum()))
-    offer(mk.GUAR, accepted & bank_ok, cap_room * in_time, g_rate)
-
-    # unconfirmed factoring with recourse, at the SME's risk as the factor sees it
-    unconf = np.maximum(inv_total - conf_total, 0.0)
-    fok = s.alive & s.upstream & (pd_factor <= f.max_pd) & (unconf > 0)
-    offer(mk.FACTOR, fok, f.advance_rate * unconf, b.funding_rate + f.margin + pd_factor * b.lgd)
-    return pd_bank, app_rate
+    one_stop = acc.one_stop_factor if acc.one_stop else 1.0
+    p = np.zeros(pl.N_PARAMS)
+    p[[pl.FUNDING_RATE, pl.MARGIN, pl.FIXED_COST, pl.LGD, pl.ADVANCE, pl.PLEDGE_HAIRCUT,
+       pl.MAX_RATE, pl.APP_COST, pl.TERM, pl.COST_SHARE]] = (
+        b.funding_rate, b.margin, b.fixed_cost, b.lgd, b.advance_rate, b.pledge_haircut,
+        b.max_rate, acc.application_cost * one_stop, model.term, cfg.population.cost_share)
+    p[[pl.PER_FIRM_CAP, pl.COVERAGE, pl.G_MAX_PD, pl.OUTREACH, pl.DELAY_FACTOR,
+       pl.ADDITIONAL_ONLY]] = (
+        g.per_firm_cap, g.coverage, model.guarantor.max_pd, model.guarantor.outreach,
+        np.exp(-g.delay_months * one_stop / cfg.population.order_patience_months),
+        float(g.additional_only))
+    p[[pl.F_MAX_PD, pl.F_ADVANCE, pl.F_MARGIN]] = f.max_pd, f.advance_rate, f.margin
+    amount = np.empty((mk.N_INSTRUMENTS, n))
+    rate = np.empty((mk.N_INSTRUMENTS, n))
+    app_rate, blocked = np.empty(n), np.empty(n)
+    pl.price_offers(p, pd_bank, pd_factor, s.bank_max_pd, s.need, s.sales, s.quality, s.alive,
+                    s.bank_access, s.order_ok, s.shared, s.distributor, s.upstream, s.contract,
+                    s.conf_rate, s.credit_cap, s.opacity, s.fee, s.own_core_pd, s.conf_total,
+                    s.core_pd, s.inv_total, s.credit_out, s.guar_out, s.hurdle,
+                    np.ascontiguousarray(s.bank_rated), amount, rate, app_rate, blocked)
+    return amount, rate, pd_bank, app_rate, blocked

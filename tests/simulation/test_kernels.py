@@ -1,8 +1,12 @@
 """Compiled kernels add in NumPy's order: their results equal the NumPy code they replace."""
 
+
 import numpy as np
 
-from simulation import kernels
+from simulation import kernels, offers
+from simulation import market as mk
+from simulation.model import SCFModel
+from simulation.scenario import load_scenario
 
 
 def _codes(rng, n):
@@ -39,3 +43,123 @@ def test_cell_group_sums_add_as_bincount():
     plain = sum(np.bincount(inst * 11 + b[sme], v, minlength=77) for b in codes).reshape(7, 11)
     plain[:, 0] = np.bincount(inst, v, minlength=7)
     assert np.array_equal(out, plain)
+
+
+# ---------------------------------------------------------------- pricing, compiled vs NumPy
+
+
+def _price_plain(model, s, lender, bank_rated, amount, rate):
+    """Pricing as written in NumPy before it was compiled (offers._price at 6bbe29b)."""
+    cfg = model.cfg
+    b, g, f, acc = cfg.bank, cfg.guarantor, cfg.factoring, cfg.access
+    n = len(s.pd)
+    pd_bank = mk.noisy_pd(s.pd, s.noise_bank, s.drift_bank, s.z)
+    pd_factor = mk.noisy_pd(s.pd, s.noise_factor, s.drift_factor, s.z)
+    bank_max_pd = np.array([bk.max_pd for bk in model.banks])[lender[mk.CREDIT]]
+    # Fixed costs belong to a facility renewed yearly, not to each month's drawdown: a month's
+    # loan runs for the term and carries a twelfth of the year's cost, as an annual rate on it.
+    stock = np.maximum(s.need * model.term, 1.0)
+    app_cost = acc.application_cost * (acc.one_stop_factor if acc.one_stop else 1.0)
+    app_rate = np.minimum(app_cost / stock, 0.5)
+    base = b.funding_rate + b.margin + b.fixed_cost * (1.0 - 0.5 * s.quality) / stock
+    access = s.bank_access & s.alive
+
+    def offer(k: int, ok: np.ndarray, amt: np.ndarray, r: np.ndarray) -> None:
+        """Offer instrument k where `ok`, unless the amount is nil or a bank's price passes
+        its ceiling (the factor is not a bank): then the rate is inf and the amount nil."""
+        made = ok & (amt > 0) & (r <= s.hurdle)
+        if bank_rated[k].any():
+            made &= ~(bank_rated[k] & (r > b.max_rate))
+        rate[k] = np.where(made, r, np.inf)
+        amount[k] = np.where(made, amt, 0.0)
+
+    # confirmed receivables (and bills passed down by tier 1), priced on the core's risk
+    conf_total, core_pd = s.conf_total, s.core_pd
+    conf_amt = b.advance_rate * conf_total
+    conf_ok = conf_total > 0
+    offer(mk.CONF, conf_ok, conf_amt, s.conf_rate + core_pd * b.lgd)
+
+    # order-stage finance on shared order data; the order is the collateral
+    inv_total = s.inv_total
+    order_amt = np.maximum(b.advance_rate * inv_total - conf_amt, 0.0)
+    secured_ok = 0.5 * pd_bank <= bank_max_pd  # collateral halves the loss the bank sees
+    ok = s.order_ok & access & (order_amt > 0) & secured_ok
+    offer(mk.ORDER, ok, order_amt, base + 0.5 * pd_bank * b.lgd + app_rate)
+
+    # distributors: prepayment on the core's shared sales data, or pledged inventory
+    dist = s.distributor & access & secured_ok
+    purchase = cfg.population.cost_share * s.sales
+    pre = dist & s.shared
+    pre_amt = b.advance_rate * purchase
+    offer(mk.PREPAY, pre, pre_amt, base + 0.5 * (s.own_core_pd + pd_bank) * b.lgd)
+    pledge_amt = (1 - b.pledge_haircut) * purchase
+    offer(mk.PLEDGE, dist, pledge_amt,
+          base + 0.01 + pd_bank * b.lgd * b.pledge_haircut + app_rate)
+
+    # unsecured credit: limits grow with what the bank can see
+    limit = s.credit_cap - s.credit_out
+    credit_rate = base + pd_bank * b.lgd + s.opacity + app_rate
+    cok = access & (pd_bank <= bank_max_pd) & (limit > 0) & ~(credit_rate > b.max_rate)
+    offer(mk.CREDIT, cok, limit, credit_rate)
+
+    # guaranteed loans: the guarantor screens on the bank's estimate; delay loses some orders;
+    # with additionality it guarantees only what the bank would not lend on its own credit
+    # (a firm under a guarantee contract draws at once; a new contract loses orders to delay)
+    in_time = np.where(s.contract, 1.0, np.exp(
+        -g.delay_months * (acc.one_stop_factor if acc.one_stop else 1.0)
+        / cfg.population.order_patience_months))
+    cap_room = np.minimum(np.maximum(g.per_firm_cap - s.guar_out, 0.0), s.need / in_time)
+    if g.additional_only:
+        # additionality: only firms the bank's own instruments leave short may apply, then for
+        # as much of their need as they like at the price; a guarantor going out for business
+        # (leverage floor) also takes the bank's borrowers
+        own = np.zeros(n)
+        for k_ok, k_amt in ((conf_ok, conf_amt), (ok, order_amt), (pre, pre_amt),
+                            (dist, pledge_amt), (cok, limit)):  # in instrument order
+            own += np.where(k_ok, k_amt, 0.0)
+        short = s.need > (1.0 - model.guarantor.outreach) * own + 1e-9
+        cap_room = np.where(short, cap_room, 0.0)
+    # the guarantor takes the expected loss it covers; the bank still prices what it cannot see
+    g_rate = base + pd_bank * b.lgd * (1 - g.coverage) + s.opacity + s.fee + 2 * app_rate
+    accepted = access & (pd_bank <= model.guarantor.max_pd) & (cap_room > 0)
+    bank_ok = (pd_bank * (1 - g.coverage) <= bank_max_pd) & ~(g_rate > b.max_rate)
+    model.guarantor.note_demand(float((s.need * (accepted & ~bank_ok)).sum()))
+    offer(mk.GUAR, accepted & bank_ok, cap_room * in_time, g_rate)
+
+    # unconfirmed factoring with recourse, at the SME's risk as the factor sees it
+    unconf = np.maximum(inv_total - conf_total, 0.0)
+    fok = s.alive & s.upstream & (pd_factor <= f.max_pd) & (unconf > 0)
+    offer(mk.FACTOR, fok, f.advance_rate * unconf, b.funding_rate + f.margin + pd_factor * b.lgd)
+    return pd_bank, app_rate
+
+
+def test_compiled_pricing_gives_the_numpy_offers_bit_for_bit(monkeypatch):
+    """Every month of runs with and without additionality and a guarantor going out for
+    business: the compiled loop's offers equal the NumPy pricing's, cell for cell."""
+    compiled_price = offers.price
+    checked = []
+
+    def both(model, s):
+        amount, rate, pd_bank, app_rate, blocked = compiled_price(model, s)
+        a, r = np.empty_like(amount), np.empty_like(rate)
+        kept = model.guarantor.blocked
+        pd_plain, app_plain = _price_plain(model, s, model.loans.lender.T, s.bank_rated, a, r)
+        blocked_plain, model.guarantor.blocked = model.guarantor.blocked - kept, kept
+        assert np.array_equal(a, amount) and np.array_equal(r, rate)
+        assert np.array_equal(pd_plain, pd_bank) and np.array_equal(app_plain, app_rate)
+        assert float(blocked.sum()) == blocked_plain
+        checked.append(np.isfinite(rate).sum(axis=1))
+        return amount, rate, pd_bank, app_rate, blocked
+
+    monkeypatch.setattr(offers, "price", both)
+    for name, overrides in (
+        ("baselines/shanghai", {}),
+        ("levers/guarantor_mandate", {}),
+        ("baselines/core_led", {"chain.type": "mixed", "guarantor.additional_only": False,
+                                "access.one_stop": True}),
+    ):
+        model = SCFModel(load_scenario(name, {"population.n_smes": 1500, **overrides}), seed=7)
+        for _ in range(14):
+            model.step()
+    offered = np.sum(checked, axis=0)
+    assert (offered[[mk.CONF, mk.CREDIT, mk.GUAR, mk.FACTOR]] > 0).all()  # instruments used

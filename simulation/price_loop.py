@@ -1,0 +1,110 @@
+"""The month's offers, SME by SME, in one compiled loop (numba; see simulation/kernels.py).
+
+Each price and amount is the expression `offers.py` documents, written out per SME in the same
+order of operations, so the offers are the NumPy ones bit for bit. The noisy PD estimates (an
+exp each) and the delay factor are worked out in NumPy before and passed in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulation.kernels import compiled
+from simulation.market import CONF, CREDIT, FACTOR, GUAR, ORDER, PLEDGE, PREPAY
+
+# scalar parameters, by position in the `p` array handed to `price_offers`
+(FUNDING_RATE, MARGIN, FIXED_COST, LGD, ADVANCE, PLEDGE_HAIRCUT, MAX_RATE, APP_COST, TERM,
+ COST_SHARE, PER_FIRM_CAP, COVERAGE, G_MAX_PD, OUTREACH, DELAY_FACTOR, F_MAX_PD, F_ADVANCE,
+ F_MARGIN, ADDITIONAL_ONLY) = range(19)
+N_PARAMS = 19
+
+
+@compiled
+def price_offers(p, pd_bank, pd_factor, bank_max_pd, need, sales, quality, alive, bank_access,
+                 order_ok, shared, distributor, upstream, contract, conf_rate, credit_cap,
+                 opacity, fee, own_core_pd, conf_total, core_pd, inv_total, credit_out,
+                 guar_out, hurdle, bank_rated, amount, rate, app_rate, blocked):
+    """Fill `amount` and `rate` (I, n), `app_rate` and `blocked` (the need the guarantor would
+    take but the bank refuses) for every SME. See `offers._price` for what each line means."""
+    # every parameter in a local: the loop's stores cannot then make it reload them
+    lgd, max_rate, advance, term, app_cost, fixed_cost = (
+        p[LGD], p[MAX_RATE], p[ADVANCE], p[TERM], p[APP_COST], p[FIXED_COST])
+    cost_share, cap, g_max_pd, delay = p[COST_SHARE], p[PER_FIRM_CAP], p[G_MAX_PD], p[DELAY_FACTOR]
+    haircut, f_max_pd, f_advance = p[PLEDGE_HAIRCUT], p[F_MAX_PD], p[F_ADVANCE]
+    additional_only = p[ADDITIONAL_ONLY] != 0
+    fr_margin = p[FUNDING_RATE] + p[MARGIN]
+    fr_f_margin = p[FUNDING_RATE] + p[F_MARGIN]
+    one_less_cov = 1 - p[COVERAGE]
+    one_less_cut = 1 - p[PLEDGE_HAIRCUT]
+    keep_share = 1.0 - p[OUTREACH]
+    for i in range(len(need)):
+        pdb, h = pd_bank[i], hurdle[i]
+        stock = max(need[i] * term, 1.0)
+        app = min(app_cost / stock, 0.5)
+        app_rate[i] = app
+        base = fr_margin + fixed_cost * (1.0 - 0.5 * quality[i]) / stock
+        access = bank_access[i] & alive[i]
+        bmax = bank_max_pd[i]
+        own = 0.0
+
+        # confirmed receivables and bills, on the core's risk
+        conf_amt = advance * conf_total[i]
+        conf_ok = conf_total[i] > 0
+        _offer(CONF, i, conf_ok, conf_amt, conf_rate[i] + core_pd[i] * lgd, h, bank_rated,
+               max_rate, amount, rate)
+        if conf_ok:
+            own += conf_amt
+        # order-stage finance
+        order_amt = max(advance * inv_total[i] - conf_amt, 0.0)
+        secured_ok = 0.5 * pdb <= bmax
+        ok = order_ok[i] & access & (order_amt > 0) & secured_ok
+        _offer(ORDER, i, ok, order_amt, base + 0.5 * pdb * lgd + app, h, bank_rated, max_rate,
+               amount, rate)
+        if ok:
+            own += order_amt
+        # distributors: prepayment and pledged inventory
+        dist = distributor[i] & access & secured_ok
+        purchase = cost_share * sales[i]
+        pre = dist & shared[i]
+        pre_amt = advance * purchase
+        _offer(PREPAY, i, pre, pre_amt, base + 0.5 * (own_core_pd[i] + pdb) * lgd, h,
+               bank_rated, max_rate, amount, rate)
+        if pre:
+            own += pre_amt
+        pledge_amt = one_less_cut * purchase
+        _offer(PLEDGE, i, dist, pledge_amt, base + 0.01 + pdb * lgd * haircut + app,
+               h, bank_rated, max_rate, amount, rate)
+        if dist:
+            own += pledge_amt
+        # unsecured credit
+        limit = credit_cap[i] - credit_out[i]
+        credit_rate = base + pdb * lgd + opacity[i] + app
+        cok = access & (pdb <= bmax) & (limit > 0) & (not credit_rate > max_rate)
+        _offer(CREDIT, i, cok, limit, credit_rate, h, bank_rated, max_rate, amount, rate)
+        if cok:
+            own += limit
+        # guaranteed loans
+        in_time = 1.0 if contract[i] else delay
+        cap_room = min(max(cap - guar_out[i], 0.0), need[i] / in_time)
+        if additional_only and not need[i] > keep_share * own + 1e-9:
+            cap_room = 0.0
+        g_rate = base + pdb * lgd * one_less_cov + opacity[i] + fee[i] + 2 * app
+        accepted = access & (pdb <= g_max_pd) & (cap_room > 0)
+        bank_ok = (pdb * one_less_cov <= bmax) & (not g_rate > max_rate)
+        blocked[i] = need[i] * (accepted & (not bank_ok))
+        _offer(GUAR, i, accepted & bank_ok, cap_room * in_time, g_rate, h, bank_rated,
+               max_rate, amount, rate)
+        # unconfirmed factoring, at the SME's risk as the factor sees it
+        unconf = max(inv_total[i] - conf_total[i], 0.0)
+        fok = alive[i] & upstream[i] & (pd_factor[i] <= f_max_pd) & (unconf > 0)
+        _offer(FACTOR, i, fok, f_advance * unconf, fr_f_margin + pd_factor[i] * lgd, h,
+               bank_rated, max_rate, amount, rate)
+
+
+@compiled
+def _offer(k, i, ok, amt, r, hurdle, bank_rated, max_rate, amount, rate):
+    """Offer instrument k to SME i where `ok`, unless the amount is nil, the rate passes the
+    SME's hurdle, or a bank's rate passes its ceiling: then the rate is inf and the amount nil."""
+    made = ok & (amt > 0) & (r <= hurdle) & (not (bank_rated[k, i] & (r > max_rate)))
+    rate[k, i] = r if made else np.inf
+    amount[k, i] = amt if made else 0.0
