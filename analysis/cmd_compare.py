@@ -360,7 +360,7 @@ def compare(
     ] = None,  # fmt: skip
     seeds: Annotated[
         int | None,
-        typer.Option(help="decompose (or --posterior) on the first N shared seeds (default: all)")
+        typer.Option(help="decompose (or --posterior) on the first N shared seeds (default: all)"),
     ] = None,
     max_exact: Annotated[int, typer.Option(help="exact Shapley values up to this many levers")] = 8,
     workers: Annotated[
@@ -371,9 +371,11 @@ def compare(
     ] = None,
     posterior: Annotated[
         Path | None,
-        typer.Option(help="a calibration's --out directory: also run baseline and policies "
-                     "over its posterior draws (on the first --seeds shared seeds) and give "
-                     "intervals over draws and seeds"),
+        typer.Option(
+            help="a calibration's --out directory: also run baseline and policies "
+            "over its posterior draws (on the first --seeds shared seeds) and give "
+            "intervals over draws and seeds"
+        ),
     ] = None,
     draws: Annotated[int, typer.Option(help="posterior draws (with --posterior)", min=2)] = 20,
 ) -> None:
@@ -398,8 +400,11 @@ def compare(
                        scheduler)
             if decompose else {}
         )  # fmt: skip
-        carried = (_posterior(results, comparison, posterior, draws, seeds, workers, scheduler)
-                   if posterior is not None else None)
+        carried = (
+            _posterior(results, comparison, posterior, draws, seeds, workers, scheduler)
+            if posterior is not None
+            else None
+        )
     if json_:
         data = comparison.to_json()
         if decompose:
@@ -417,7 +422,9 @@ def compare(
     if report is not None:
         from analysis import report as reporting
 
-        page = reporting.build(comparison, reporting.monthly_of(comparison, results), study)
+        page = reporting.build(
+            comparison, reporting.monthly_of(comparison, results), study, decomposition=parts
+        )
         reporting.write(report, page)
         typer.echo(f"wrote {report} ({len(page) / 1e6:.1f} MB; opens offline)", err=json_)
 

@@ -220,8 +220,11 @@ def build(
     monthly: pd.DataFrame | None = None,
     sensitivity: SensitivityResult | None = None,
     title: str | None = None,
+    decomposition: dict[str, Any] | None = None,
 ) -> str:
-    """The report as one HTML string (plotly.js inline; no network needed to open it)."""
+    """The report as one HTML string (plotly.js inline; no network needed to open it).
+
+    `decomposition`: policy -> (levers, ShapleyResult) from `scf compare --decompose`."""
     if comparison is None and sensitivity is None:
         raise ConfigError("a report needs a comparison or a sensitivity study")
     body, sections = [], []
@@ -250,6 +253,8 @@ def build(
             _figure_html(fig_sensitivity(sensitivity), "sensitivity")
             + _sensitivity_text(sensitivity)
         )
+    for policy, (_, result) in (decomposition or {}).items():
+        sections.append(_decomposition_html(policy, result))
     if comparison is not None:
         sections.append(f"<h2>Key differences, all SMEs</h2>{_table(comparison, False)}")
         sections.append(
@@ -257,6 +262,46 @@ def build(
             f"</details>"
         )
     return offline_page(title, "SCF-Sim policy report", _esc(title), "".join(body + sections))
+
+
+def _decomposition_html(policy: str, result: Any) -> str:
+    """A package's split by lever: a chart of Shapley values with intervals per metric, and the
+    totals with the interaction share."""
+    from plotly.subplots import make_subplots
+
+    metrics = result.metrics
+    fig = make_subplots(rows=1, cols=len(metrics), subplot_titles=metrics, shared_yaxes=True)
+    table = result.table
+    for k, metric in enumerate(metrics, start=1):
+        rows = table[table.metric == metric]
+        fig.add_trace(
+            go.Bar(
+                x=rows.value, y=rows.player, orientation="h", name=metric, showlegend=False,
+                error_x={"type": "data", "symmetric": False, "array": rows.ci_high - rows.value,
+                         "arrayminus": rows.value - rows.ci_low},
+            ),
+            row=1, col=k,
+        )  # fmt: skip
+    fig.update_layout(height=120 + 40 * len(result.players), template="plotly_white",
+                      title=f"{policy}: Shapley values by lever (95% intervals over "
+                      f"{len(result.seeds)} paired seeds)")  # fmt: skip
+    totals = "".join(
+        f"<tr><td>{_esc(t.metric)}</td><td>{t.total:,.4g}</td><td>[{t.ci_low:,.4g}, "
+        f"{t.ci_high:,.4g}]</td><td>{t.interaction:,.4g}</td><td>"
+        f"{'n/a' if not math.isfinite(t.interaction_share) else f'{t.interaction_share:.0%}'}"
+        f"</td></tr>"
+        for t in result.totals.itertuples()
+    )
+    how = "exact" if result.exact else f"sampled ({result.orders} join orders a seed)"
+    return (
+        f"<h2>{_esc(policy)} split by lever (Shapley, {how})</h2>"
+        + pio.to_html(fig, include_plotlyjs=False, full_html=False, config=PLOT_CONFIG)
+        + "<p>Each lever's value is what it adds on average over the orders in which the levers "
+        "could be added, seed by seed; the values sum to the package's effect. The interaction "
+        "is the total effect less the sum of the levers' effects alone.</p><table><thead><tr>"
+        "<th>metric</th><th>total effect</th><th>95% CI</th><th>interaction</th>"
+        f"<th>interaction share</th></tr></thead><tbody>{totals}</tbody></table>"
+    )
 
 
 def offline_page(title: str, heading: str, meta_html: str, body_html: str) -> str:

@@ -64,6 +64,8 @@ def test_decompose_sums_to_the_compared_effect_on_the_same_seeds(tmp_path: Path)
         assert total["total"] == pytest.approx(effect, rel=1e-9, abs=1e-12)
         assert sum(values) == pytest.approx(effect, rel=1e-9, abs=1e-9)
     # a second decomposition reads every run back from the store
-    again = CliRunner().invoke(app, args)
+    page = tmp_path / "split.html"
+    again = CliRunner().invoke(app, [*args, "--report", str(page)])
     assert again.exit_code == 0, again.stderr
     assert "split by lever" in again.stdout and "interactions" in again.stdout
+    assert "split by lever (Shapley, exact)" in page.read_text(encoding="utf-8")
