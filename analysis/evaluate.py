@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from analysis.batch import execute
+from analysis.batch import _until_interrupted, execute
 from analysis.compare import with_total_credit
 from analysis.store import META_KEY, Store, flatten_summary, run_id, scenario_id
 from simulation.config import ScenarioConfig
@@ -208,7 +208,8 @@ class Evaluator(AbstractContextManager):
             yield rid, stored
         if on_done is not None:
             on_done(done, len(runs))
-        for run, out in self._compute(todo):
+        # Ctrl-C stops after the run in hand (as in scf batch): finished runs stay in the store
+        for run, out in _until_interrupted(lambda stop: self._compute(todo)):
             self.computed += 1
             done += 1
             if self.store is not None and out.get("ok"):
