@@ -53,14 +53,14 @@ def PolicyLoader(draft: Settings, set_draft: Callable[[Settings], None], lang: s
         try:
             set_draft(policy_settings(draft, path.strip()))
             set_message(t("policy_loaded", lang, name=Path(path.strip()).name))
-        except ConfigError as exc:
+        except (ConfigError, ValueError, OSError) as exc:
             set_message(f"{t('error', lang)}: {exc}")
 
     with solara.Column(gap="2px", classes=["scf-load-policy"]):
         solara.InputText(t("policy_file", lang), value=path, on_value=set_path,
                          continuous_update=True)  # fmt: skip
         solara.Button(t("load_policy", lang), on_click=load, text=True,
-                      classes=["scf-load-policy-button"])  # fmt: skip
+                      disabled=not path.strip(), classes=["scf-load-policy-button"])  # fmt: skip
         if message:
             solara.Text(message, classes=["scf-load-policy-message"],
                         style={"font-size": "12px"})  # fmt: skip

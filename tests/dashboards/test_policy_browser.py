@@ -52,8 +52,11 @@ def test_a_pareto_point_loads_as_the_policy_with_its_costs(chromium, dashboard_u
     wanted = load_scenario(point)
     dash = open_dashboard(chromium, dashboard_url)
     try:
+        button = dash.locator(".scf-load-policy-button")
+        expect(button).to_be_disabled()  # nothing to load yet
         dash.locator(".scf-load-policy input").fill(str(point))
-        dash.locator(".scf-load-policy-button").click()
+        expect(button).to_be_enabled()  # the server has the path
+        button.click()
         expect(dash.locator(".scf-load-policy-message")).to_contain_text(point.name)
         thumb = dash.locator(".scf-lever-core-confirm_willingness [role=slider]")
         expect(thumb).to_have_attribute("aria-valuenow", f"{wanted.core.confirm_willingness:g}")
