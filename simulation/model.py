@@ -325,15 +325,15 @@ class SCFModel(mesa.Model):
             self.month - self.guar_opened[funded.sme] >= 12)
         self.guar_opened[funded.sme[new_contract]] = self.month
         if cfg.macro.deferral:
-            funded = self._defer(need, funded, offers)
+            funded = self._defer(np.maximum(need - got, 0.0), funded, offers)
         return funded, offers, confirmed, bills
 
-    def _defer(self, need: np.ndarray, funded: mk.Funded, offers: mk.Offers) -> mk.Funded:
+    def _defer(self, short: np.ndarray, funded: mk.Funded, offers: mk.Offers) -> mk.Funded:
         """Repayment deferral: the main bank rolls over the bank-loan principal falling due
-        that an SME still cannot meet, as a credit loan outside its normal appetite and room."""
+        that an SME still cannot meet (`short`: its need left unfunded), as a credit loan outside
+        its normal appetite and room."""
         s = self.loans.mature_slot(self.month)
         due = self.loans.principal_due(s, mk.LOAN_MASK)
-        short = np.maximum(need - np.bincount(funded.sme, funded.amount, minlength=self.n), 0.0)
         roll = np.minimum(short, due) * self.sme.alive
         if not roll.any():
             return funded
