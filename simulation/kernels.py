@@ -48,3 +48,78 @@ def cell_group_sums(instrument: np.ndarray, sme: np.ndarray, values: np.ndarray,
         for b in range(codes.shape[0]):
             out[k, codes[b, sme[j]]] += v
     return out
+
+
+@compiled
+def _block_sum(a: np.ndarray, lo: int, n: int) -> float:
+    """NumPy's sum of a run of at most 128 values (see `pairwise_sum`)."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = lo + 8
+    stop = lo + n - n % 8
+    while i < stop:
+        r0 += a[i]
+        r1 += a[i + 1]
+        r2 += a[i + 2]
+        r3 += a[i + 3]
+        r4 += a[i + 4]
+        r5 += a[i + 5]
+        r6 += a[i + 6]
+        r7 += a[i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        res += a[i]
+        i += 1
+    return res
+
+
+@compiled
+def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
+    """NumPy's sum of the contiguous float64 run a[lo:lo + n], added in NumPy's order.
+
+    NumPy adds a contiguous run pairwise: below 8 values one by one, up to 128 in eight
+    interleaved partial sums, beyond that as the sum of its two halves (the first a multiple
+    of 8 long); `a.sum()` is 0.0 plus that (tests/simulation/test_kernels.py). The halving
+    runs on an explicit stack: numba's cache cannot load a recursive function.
+    """
+    if n <= 128:
+        return _block_sum(a, lo, n)
+    run_lo = np.empty(64, np.int64)  # the runs being split, depth first, and their state:
+    run_n = np.empty(64, np.int64)  # 0 new, 1 left half summed, 2 both halves summed
+    state = np.zeros(64, np.int64)
+    sums = np.empty(64)
+    run_lo[0], run_n[0] = lo, n
+    top, n_sums = 0, 0
+    while top >= 0:
+        m = run_n[top]
+        if m <= 128:
+            sums[n_sums] = _block_sum(a, run_lo[top], m)
+            n_sums += 1
+            top -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        if state[top] == 2:
+            sums[n_sums - 2] = sums[n_sums - 2] + sums[n_sums - 1]
+            n_sums -= 1
+            top -= 1
+            continue
+        first = state[top] == 0
+        state[top] += 1
+        top += 1
+        run_lo[top] = run_lo[top - 1] if first else run_lo[top - 1] + half
+        run_n[top] = half if first else m - half
+        state[top] = 0
+    return sums[0]
+
+
+@compiled
+def numpy_sum(a: np.ndarray) -> float:
+    """`a.sum()` for a contiguous 1-D float64 array, bit for bit."""
+    return 0.0 + pairwise_sum(a, 0, len(a))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulation import clear_loop
+
 INSTRUMENTS: tuple[str, ...] = (
     "confirmed_receivable",  # reverse factoring / bill discounting on a core's confirmation
     "order_financing",  # on shared order data (order-stage, procurement loans)
@@ -196,27 +198,6 @@ def ration(request: np.ndarray, priority: np.ndarray, group: np.ndarray | None,
     return _accept(request, order, group, room)
 
 
-def _cheapest(left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of (I, m) rates: the lowest and its row, the first one on ties."""
-    best = left[0].copy()
-    k = np.zeros(left.shape[1], np.intp)
-    for j in range(1, len(left)):
-        better = left[j] < best
-        k[better] = j
-        np.minimum(best, left[j], out=best)
-    return k, best
-
-
-def _rank_of(rate_t: np.ndarray, instrument: int) -> np.ndarray:
-    """Each SME's rank of one instrument among its offers, as a stable sort of its rates."""
-    mine = rate_t[instrument]
-    pos = np.zeros(rate_t.shape[1], np.int8)
-    for j in range(len(rate_t)):
-        if j != instrument:
-            pos += (rate_t[j] <= mine) if j < instrument else (rate_t[j] < mine)
-    return pos
-
-
 def clear(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
           guarantor_room: float) -> np.ndarray:
     """Fill each SME's need from its cheapest offer upwards, within every lender's room.
@@ -233,79 +214,16 @@ def clear_cells(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
     Round r gives each SME still in need its r-th cheapest offer (ties: the lower instrument),
     lenders rationing their room to the safest applicants first. Only SMEs still in need and
     with an offer left take part in a round (the rest would request nothing), held in the
-    order lenders serve them, so that rationing needs no sorting by priority.
+    order lenders serve them, so that rationing needs no sorting by priority. The rounds are
+    the compiled loop `clear_loop.clear_rounds`.
     """
     n, n_instr = offers.amount.shape
     rate = np.ascontiguousarray(offers.rate.T)  # (I, n): one instrument's offers contiguous
     amount = np.ascontiguousarray(offers.amount.T).ravel()
     lender = np.ascontiguousarray(offers.lender.T).ravel()
-    taken, amounts = [], []  # each round's funded cells and amounts
-    g_room = np.array([guarantor_room])
-    first, first_rate = _cheapest(rate)  # every SME's cheapest offer
-    rows = np.flatnonzero((need > 1e-9) & np.isfinite(first_rate))  # SMEs in the round
+    rows = np.flatnonzero((need > 1e-9) & np.isfinite(rate).any(axis=0))  # SMEs in round 0
     order = priority_order(offers.priority, rows)  # the same, safest first
-    remaining = need[rows].astype(float)
-    left = None  # offers not taken yet, from the second round on
-    at = np.zeros(n, np.intp)  # scratch: an SME's position in `rows`
-    in_round = np.zeros(n, bool)
-    g_rank = None
-    for r in range(n_instr):
-        m = len(rows)
-        if not m:
-            break
-        if r == 0:
-            k, rate_r = first[rows], first_rate[rows]
-        else:
-            if left is None:
-                left = np.take(rate, rows, axis=1)
-                left[first[rows], np.arange(m)] = np.inf
-                n_offers = np.count_nonzero(np.isfinite(left), axis=0) + 1
-            k, rate_r = _cheapest(left)
-            left[k, np.arange(m)] = np.inf
-        req = np.where(np.isfinite(rate_r) & (remaining > 1e-9),
-                       np.minimum(remaining, amount[k * n + rows]), 0.0)
-        req = np.maximum(req, 0.0)
-        if req.any():
-            at[rows] = np.arange(m)
-            serve = at[order]  # positions in `rows`, safest first
-            is_g = k == GUAR
-            if is_g.any():
-                ok_g = _accept(np.where(is_g, req, 0.0), serve, None, g_room)
-                req = np.where(is_g, ok_g, req)
-            lend = lender[k * n + rows]
-            acc = _accept(req, serve, lend, lender_room)
-            lender_room -= np.bincount(lend, acc, minlength=len(lender_room))
-            acc_g = acc[is_g]
-            if acc_g.any():
-                # the guarantor's room falls by the sum over every SME whose r-th offer is
-                # the guarantee (zeros for those out of the round), added as that full
-                # vector would be
-                if g_rank is None:
-                    g_rank = _rank_of(rate, GUAR)
-                at_r = np.flatnonzero(g_rank == r)
-                v = np.zeros(len(at_r))
-                v[np.searchsorted(at_r, rows[is_g])] = acc_g
-                g_room -= v.sum()
-            got = acc != 0
-            taken.append((rows * n_instr + k)[got])
-            amounts.append(acc[got])
-            remaining -= acc
-        # next round: SMEs still in need with an offer left
-        if left is None:
-            keep = remaining > 1e-9
-            keep[keep] = np.count_nonzero(np.isfinite(rate[:, rows[keep]]), axis=0) > 1
-        else:
-            keep = (n_offers > r + 1) & (remaining > 1e-9)
-            n_offers, left = n_offers[keep], np.compress(keep, left, axis=1)
-        in_round[rows] = keep
-        rows, remaining = rows[keep], remaining[keep]
-        order = order[in_round[order]]
-        in_round[:] = False
-    # cells in SME-then-instrument order: sort them as integer keys carrying their position
-    cells = np.concatenate(taken) if taken else np.zeros(0, np.intp)
-    amount = np.concatenate(amounts) if amounts else np.zeros(0)
-    bits = max(int(len(cells)).bit_length(), 1)
-    key = cells.astype(np.int64) << bits | np.arange(len(cells))
-    key.sort()
-    cells, amount = key >> bits, 0.0 + amount[key & ((1 << bits) - 1)]
-    return Funded(n, cells, cells // n_instr, cells % n_instr, amount)
+    sme, instrument, amount = clear_loop.clear_rounds(
+        np.asarray(need, float), rate, amount, lender, order, lender_room,
+        float(guarantor_room), GUAR)
+    return Funded(n, sme * n_instr + instrument, sme, instrument, amount)

@@ -32,6 +32,19 @@ def test_group_table_adds_as_bincount_per_breakdown():
         assert np.array_equal(x.sum(axis=1), np.array([row.copy().sum() for row in x]))
 
 
+def test_numpy_sum_adds_as_numpy_does():
+    """The compiled pairwise sum equals NumPy's sum bit for bit, at every length (partial
+    sums of 8, halves past 128, well past NumPy's buffer of 8,192)."""
+    rng = np.random.default_rng(5)
+    lengths = [*range(300), 1000, 1023, 8191, 8192, 8193, 65_537, 500_001]
+    for n in lengths:
+        a = rng.lognormal(0, 3, n) * (rng.random(n) < 0.5)  # zeros too, as rounds leave them
+        assert kernels.numpy_sum(a) == a.sum(), n
+        assert kernels.pairwise_sum(a, 0, n) + 0.0 == a.sum(), n
+    a = rng.lognormal(0, 3, 5000)
+    assert kernels.pairwise_sum(a, 7, 3000) + 0.0 == a[7:3007].sum()
+
+
 def test_cell_group_sums_add_as_bincount():
     rng = np.random.default_rng(4)
     n, cells = 3000, 5000

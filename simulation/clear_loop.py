@@ -1,0 +1,211 @@
+"""Market clearing in one compiled loop (numba; see simulation/kernels.py).
+
+The rounds of `market.clear_cells`, SME by SME: round r gives each SME still in need its r-th
+cheapest offer (ties: the lower instrument); the guarantor, then each lender, serves requests
+safest first within its room. Every sum adds what the NumPy version added, in its order: running
+totals as `np.cumsum` over the requests in serving order (lender by lender), each lender's
+take as `np.bincount` in SME order, the guarantor's as NumPy's pairwise sum of the round's
+guarantee column. So the funded cells are the NumPy ones bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulation.kernels import compiled, numpy_sum
+
+_EPS = 1e-9  # a need below this is met
+
+
+@compiled
+def _ranks(rate, order):
+    """Each SME's finite offers, cheapest first (ties: the lower instrument), and their count."""
+    n_instr, n = rate.shape
+    rank = np.zeros((n, n_instr), np.int8)
+    n_off = np.zeros(n, np.int64)
+    for i in order:
+        c = 0
+        for k in range(n_instr):
+            r = rate[k, i]
+            if not np.isfinite(r):
+                continue
+            j = c  # insert after every offer at least as cheap: a stable sort
+            while j > 0 and rate[rank[i, j - 1], i] > r:
+                rank[i, j] = rank[i, j - 1]
+                j -= 1
+            rank[i, j] = k
+            c += 1
+        n_off[i] = c
+    return rank, n_off
+
+
+@compiled
+def _guarantee_rank(rate, guar):
+    """Every SME's rank of the guarantee among its offers, as a stable sort of its rates."""
+    n_instr, n = rate.shape
+    out = np.zeros(n, np.int64)
+    for i in range(n):
+        mine = rate[guar, i]
+        c = 0
+        for j in range(n_instr):
+            if j < guar and rate[j, i] <= mine or j > guar and rate[j, i] < mine:
+                c += 1
+        out[i] = c
+    return out
+
+
+@compiled
+def clear_rounds(need, rate, amount, lender, order, lender_room, guarantor_room, guar):
+    """Clear the market; returns the funded (SME, instrument, amount) in SME-then-instrument
+    order. `rate` is (I, n), `amount` and `lender` the flat (I, n) arrays, `order` the SMEs
+    taking part (need above 1e-9 and an offer) safest first; `lender_room` is consumed."""
+    n_instr, n = rate.shape
+    n_lenders = len(lender_room)
+    rank, n_off = _ranks(rate, order)
+    rows = np.sort(order)  # the SMEs in the round, by index
+    serve = order.copy()  # the same, in serving order
+    m = len(rows)
+    remaining = np.zeros(n)
+    for i in rows:
+        remaining[i] = need[i]
+    k_of = np.zeros(n, np.int64)
+    req = np.zeros(n)
+    acc = np.zeros(n)
+    in_round = np.zeros(n, np.bool_)
+    g_rank = np.zeros(0, np.int64)
+    g_room = guarantor_room
+    cap = 0
+    for i in rows:
+        cap += n_off[i]
+    out_sme = np.empty(cap, np.int64)
+    out_k = np.empty(cap, np.int64)
+    out_amt = np.empty(cap)
+    n_out = 0
+    count = np.zeros(n_lenders + 1, np.int64)
+    by_lender = np.empty(m, np.int64)
+    took = np.zeros(n_lenders)
+    for r in range(n_instr):
+        if m == 0:
+            break
+        any_req = False
+        any_g = False
+        for p in range(m):
+            i = rows[p]
+            in_round[i] = True
+            k = np.int64(rank[i, r])
+            k_of[i] = k
+            q = remaining[i] if remaining[i] < amount[k * n + i] else amount[k * n + i]
+            if not remaining[i] > _EPS:
+                q = 0.0
+            req[i] = max(q, 0.0)
+            acc[i] = 0.0
+            any_req |= req[i] > 0
+            any_g |= k == guar
+        if any_req:
+            if any_g:  # the guarantor serves its requests first, safest first
+                cs = 0.0
+                room = max(g_room, 0.0)
+                for p in range(m):
+                    i = serve[p]
+                    if k_of[i] == guar and req[i] > 0:
+                        cs += req[i]
+                        req[i] = min(max(room - (cs - req[i]), 0.0), req[i])
+            # the lenders, each in turn (a stable sort of the serving order by lender)
+            count[:] = 0
+            for p in range(m):
+                i = serve[p]
+                if req[i] > 0:
+                    count[lender[k_of[i] * n + i] + 1] += 1
+            for g in range(n_lenders):
+                count[g + 1] += count[g]
+            for p in range(m):
+                i = serve[p]
+                if req[i] > 0:
+                    g = lender[k_of[i] * n + i]
+                    by_lender[count[g]] = i
+                    count[g] += 1
+            cs = 0.0
+            base = 0.0
+            g_prev = -1
+            for p in range(count[n_lenders - 1]):
+                i = by_lender[p]
+                g = lender[k_of[i] * n + i]
+                if g != g_prev:
+                    base = cs
+                    g_prev = g
+                cs += req[i]
+                before = cs - req[i] - base
+                acc[i] = min(max(max(lender_room[g], 0.0) - before, 0.0), req[i])
+            took[:] = 0.0
+            acc_g = False
+            for p in range(m):
+                i = rows[p]
+                took[lender[k_of[i] * n + i]] += acc[i]
+                acc_g |= k_of[i] == guar and acc[i] != 0
+            for g in range(n_lenders):
+                lender_room[g] -= took[g]
+            if acc_g:
+                # the guarantor's room falls by the sum over every SME whose r-th offer is the
+                # guarantee (zeros for those out of the round), added as NumPy adds that column
+                if len(g_rank) == 0:
+                    g_rank = _guarantee_rank(rate, guar)
+                col = np.zeros(n)
+                c = 0
+                for i in range(n):
+                    if g_rank[i] == r:
+                        if in_round[i] and k_of[i] == guar:
+                            col[c] = acc[i]
+                        c += 1
+                g_room -= numpy_sum(col[:c])
+            for p in range(m):
+                i = rows[p]
+                if acc[i] != 0:
+                    out_sme[n_out] = i
+                    out_k[n_out] = k_of[i]
+                    out_amt[n_out] = acc[i]
+                    n_out += 1
+                remaining[i] -= acc[i]
+        # next round: SMEs still in need with an offer left
+        for p in range(m):
+            in_round[rows[p]] = False
+        _keep(serve, m, remaining, n_off, r + 1)
+        m = _keep(rows, m, remaining, n_off, r + 1)
+    return _by_cell(out_sme[:n_out], out_k[:n_out], out_amt[:n_out], n)
+
+
+@compiled
+def _keep(ids, m, remaining, n_off, rounds):
+    """Compact ids[:m] in place to the SMEs still in need with more than `rounds` offers."""
+    kept = 0
+    for p in range(m):
+        i = ids[p]
+        if remaining[i] > _EPS and n_off[i] > rounds:
+            ids[kept] = i
+            kept += 1
+    return kept
+
+
+@compiled
+def _by_cell(sme, k, amt, n):
+    """Funded cells in SME-then-instrument order (each SME funds each instrument once)."""
+    start = np.zeros(n + 1, np.int64)
+    for i in sme:
+        start[i + 1] += 1
+    for i in range(n):
+        start[i + 1] += start[i]
+    o_sme = np.empty(len(sme), np.int64)
+    o_k = np.empty(len(sme), np.int64)
+    o_amt = np.empty(len(sme))
+    fill = start[:-1].copy()
+    for j in range(len(sme)):
+        i = sme[j]
+        p = fill[i]
+        while p > start[i] and o_k[p - 1] > k[j]:  # insertion by instrument within the SME
+            o_k[p] = o_k[p - 1]
+            o_amt[p] = o_amt[p - 1]
+            p -= 1
+        o_k[p] = k[j]
+        o_amt[p] = 0.0 + amt[j]
+        o_sme[fill[i]] = i
+        fill[i] += 1
+    return o_sme, o_k, o_amt
