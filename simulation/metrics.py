@@ -180,39 +180,42 @@ class Recorder:
         return df[["month", "group", *MONTHLY_METRICS]]
 
     def summary(self) -> dict[str, Any]:
-        df = pd.DataFrame(self.rows)
-        m = self.model
+        """The run's totals and rates, overall and by group.
+
+        Sums over months add in NumPy's order, as pandas adds a float column (the row
+        dicts are read straight, without building a frame: tests/simulation/test_model.py).
+        """
+        rows, m = self.rows, self.model
         out: dict[str, Any] = {}
         by_group: dict[str, dict[str, Any]] = {}
-        last = df["month"].max()
-        for group, sub in df.groupby("group", sort=False):
-            tot = sub[["n_need", "n_funded", "need", "funded", "sales", "cost", "loan_interest",
-                       "loan_volume", "lost_output",
-                       "sme_defaults", *VOLUME_COLUMNS, *COST_COLUMNS]].sum()
-            row = {k: float(tot[k]) for k in tot.index}
-            end = sub.loc[sub.month > last - 3, ["n_active", "loan_balance", "borrowers",
-                                                 "guarantee_outstanding"]].mean()
-            row.update({k: float(v) for k, v in end.items()})
+        last = max(row["month"] for row in rows)
+        for gi, group in enumerate(GROUPS):
+            sub = rows[gi::len(GROUPS)]  # the group's rows, month by month
+            row = {k: _total([r[k] for r in sub]) for k in _SUMMED}
+            end = [r for r in sub if r["month"] > last - 3]
+            row.update({k: _total([r[k] for r in end]) / len(end) for k in _END_MEANS})
             _derive(row, m.term)
             res = {k: row[k] for k in (*GROUP_METRICS, *RUN_TOTALS) if k in row}
-            res["volume_by_instrument"] = {k: float(tot[f"vol_{k}"]) for k in INSTRUMENTS}
+            res["volume_by_instrument"] = {k: row[f"vol_{k}"] for k in INSTRUMENTS}
             # annual all-in rate paid on each instrument, weighted by volume; None if unused
             res["rate_by_instrument"] = {
-                k: float(tot[f"cost_{k}"] / tot[f"vol_{k}"]) if tot[f"vol_{k}"] > 0 else None
+                k: float(row[f"cost_{k}"] / row[f"vol_{k}"]) if row[f"vol_{k}"] > 0 else None
                 for k in INSTRUMENTS
             }
-            by_group[str(group)] = res
+            by_group[group] = res
         out.update(by_group.pop("all"))
         g = m.guarantor
         g_out = m.loans.outstanding(4)
         firms = int((g_out > 0).sum())
-        late, enforced = df["arrears_late"].sum(), df["arrears_enforced"].sum()
+        # (a system metric is NaN on the groups' rows: a frame's sum counts those as zeros)
+        late, enforced = (_total([0.0 if np.isnan(r[k]) else r[k] for r in rows])
+                          for k in ("arrears_late", "arrears_enforced"))
         out.update({
             "guarantor_leverage": g.outstanding / g.capital if g.capital > 0 else 0.0,
             "guarantee_payout_rate": g.payout_rate,
             "guarantor_outreach": g.outreach,
             "guarantor_binding": g.binding,
-            "bank_npl_ratio": float(df.loc[df.group == "all", "bank_npl_ratio"].iloc[-1]),
+            "bank_npl_ratio": float(rows[-len(GROUPS)]["bank_npl_ratio"]),
             "confirmations_outstanding": float(m.core_conf.sum()),
             "public_cost": self.public_cost,
             "ledger_residual": m.ledger.residual,
@@ -223,6 +226,18 @@ class Recorder:
         })
         out["by_group"] = by_group
         return {k: out[k] for k in (*SUMMARY_KEYS, "by_group")}
+
+
+# a run's summary adds these over its months, and averages these over its last quarter
+_SUMMED: tuple[str, ...] = (
+    "n_need", "n_funded", "need", "funded", "sales", "cost", "loan_interest", "loan_volume",
+    "lost_output", "sme_defaults", *VOLUME_COLUMNS, *COST_COLUMNS)
+_END_MEANS: tuple[str, ...] = ("n_active", "loan_balance", "borrowers", "guarantee_outstanding")
+
+
+def _total(values: list[float]) -> float:
+    """NumPy's sum of `values` (pairwise), which is how pandas adds a frame's float column."""
+    return float(np.array(values, dtype=float).sum())
 
 
 def _ratio(a: float, b: float) -> float:

@@ -63,6 +63,44 @@ def test_frames_are_tidy_and_summary_complete():
     }
 
 
+def _summary_from_frame(rec):
+    """The run's group totals as the recorder took them from a pandas frame (before 30 Nov
+    2026): column sums of each group's rows, last-quarter means, NaN-skipping arrears sums."""
+    from simulation.metrics import _END_MEANS, _SUMMED, _derive
+
+    df = pd.DataFrame(rec.rows)
+    last = df["month"].max()
+    out = {}
+    for group, sub in df.groupby("group", sort=False):
+        tot = sub[list(_SUMMED)].sum()
+        row = {k: float(tot[k]) for k in tot.index}
+        end = sub.loc[sub.month > last - 3, list(_END_MEANS)].mean()
+        row.update({k: float(v) for k, v in end.items()})
+        _derive(row, rec.model.term)
+        out[group] = row
+    return out, float(df["arrears_late"].sum()), float(df["arrears_enforced"].sum())
+
+
+@pytest.mark.parametrize("scenario", ["baselines/shanghai", "packages/policy_package"])
+def test_summary_adds_as_a_pandas_frame_would(scenario):
+    """The summary reads the monthly rows without pandas; its sums are pandas' bit for bit."""
+    import json
+
+    m = SCFModel(load_scenario(scenario, {"population.n_smes": 500}), seed=5)
+    for _ in range(30):
+        m.step()
+    summary = m.recorder.summary()
+    groups, late, enforced = _summary_from_frame(m.recorder)
+    for group, row in groups.items():
+        got = summary if group == "all" else summary["by_group"][group]
+        for k, v in got.items():
+            if k in row:
+                assert json.dumps(v) == json.dumps(row[k]), (group, k)
+        for k in INSTRUMENTS:
+            assert got["volume_by_instrument"][k] == row[f"vol_{k}"]
+    assert summary["arrears_repaid_share"] == (enforced / late if late > 0 else 1.0)
+
+
 def test_rates_by_instrument_average_to_the_cost_of_funds():
     """Volume-weighted, the instruments' all-in rates give the run's average cost of funds."""
     r = run_one(small(**{"core.confirm_willingness": 0.8, "core.whitelist": True}), 3, 12)
