@@ -123,3 +123,60 @@ def pairwise_sum(a: np.ndarray, lo: int, n: int) -> float:
 def numpy_sum(a: np.ndarray) -> float:
     """`a.sum()` for a contiguous 1-D float64 array, bit for bit."""
     return 0.0 + pairwise_sum(a, 0, len(a))
+
+
+@compiled
+def post_transfer(balance, amount, src, src_scalar, dst, dst_scalar, scratch):
+    """`Ledger.transfer` of the amounts (1-D, contiguous) from `src` to `dst` (each of one
+    account or one per amount): returns (NumPy's sum of the amounts, whether one is negative;
+    then nothing moves). Balances move as the NumPy transfer moved them: each account by the sum
+    of its amounts (in order, from zero), zero amounts left out when most are zero."""
+    n = len(amount)
+    has_nan, negative, nonzero = False, False, 0
+    for a in amount:
+        if a != a:
+            has_nan = True
+        elif a < 0:
+            negative = True
+        if a != 0:
+            nonzero += 1
+    if negative and not has_nan:  # (NumPy's minimum of amounts with a NaN is NaN)
+        return 0.0, True
+    total = numpy_sum(amount)
+    sparse = n > 64 and nonzero < n // 2
+    if sparse and nonzero == 0:
+        return total, False
+    _post(balance, amount, src, src_scalar, sparse, -1.0, scratch)
+    _post(balance, amount, dst, dst_scalar, sparse, 1.0, scratch)
+    return total, False
+
+
+@compiled
+def _post(balance, amount, accounts, scalar, sparse, sign, scratch):
+    """Add sign x (each account's amounts summed in order) to the accounts' balances."""
+    one = len(accounts) == 1
+    if scalar:  # a running total from the first amount, as `np.cumsum`
+        total, first = 0.0, True
+        for a in amount:
+            if sparse and a == 0:
+                continue
+            if first:
+                total, first = a, False
+            else:
+                total += a
+        balance[accounts[0]] += sign * total
+        return
+    lo, hi = len(balance), -1
+    for i in range(len(amount)):
+        a = amount[i]
+        if sparse and a == 0:
+            continue
+        j = accounts[0] if one else accounts[i]
+        scratch[j] += a  # from zero, in order, as `np.bincount`
+        lo, hi = min(lo, j), max(hi, j)
+    for j in range(lo, hi + 1):
+        if sign > 0:
+            balance[j] += scratch[j]
+        else:
+            balance[j] -= scratch[j]
+        scratch[j] = 0.0

@@ -13,6 +13,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from simulation import kernels
+
 
 class Ledger:
     """Balances of every account and the total flows by kind of transfer."""
@@ -28,6 +30,7 @@ class Ledger:
         self.balance = np.zeros(self.outside + 1)
         self.flows: dict[str, float] = defaultdict(float)
         self._initial_total = 0.0
+        self._scratch = np.zeros(self.outside + 1)  # per-account sums of one transfer
 
     def endow(self, accounts: np.ndarray | int, amounts: np.ndarray | float) -> None:
         """Initial stocks, paid by the outside world so the total stays zero-sum."""
@@ -44,35 +47,22 @@ class Ledger:
         amount = np.asarray(amount, dtype=float)
         if amount.size == 0:
             return
-        flat = amount.ravel()
-        if flat.min() < 0:
-            raise ValueError(f"negative transfer in {kind}")
-        self.flows[kind] += float(amount.sum())
-        src, dst = np.asarray(src), np.asarray(dst)
-        if flat.size > 64:
-            moved = np.flatnonzero(flat)
-            if len(moved) < flat.size // 2:
-                flat = flat[moved]
-                src = src if src.size == 1 else src.ravel()[moved]
-                dst = dst if dst.size == 1 else dst.ravel()[moved]
-                if not flat.size:
-                    return
-        self._post(src, flat, -1.0)
-        self._post(dst, flat, 1.0)
-
-    def _post(self, accounts: np.ndarray, flat: np.ndarray, sign: float) -> None:
-        """Add sign x (each account's amounts summed in order) to the accounts' balances."""
-        if accounts.ndim == 0:
-            total = np.cumsum(flat)[-1] if len(flat) > 1 else flat[0]
-            self.balance[accounts] += sign * total
+        if amount.ndim == 0 and np.ndim(src) == 0 and np.ndim(dst) == 0:
+            a = float(amount)
+            if a < 0:
+                raise ValueError(f"negative transfer in {kind}")
+            self.flows[kind] += a
+            self.balance[src] -= a
+            self.balance[dst] += a
             return
-        acc = np.broadcast_to(accounts, (len(flat),)) if accounts.size == 1 else accounts.ravel()
-        lo, hi = int(acc.min()), int(acc.max())
-        sums = np.bincount(acc - lo if lo else acc, flat, minlength=hi - lo + 1)
-        if sign > 0:
-            self.balance[lo:hi + 1] += sums
-        else:
-            self.balance[lo:hi + 1] -= sums
+        flat = amount.ravel()
+        total, negative = kernels.post_transfer(
+            self.balance, flat if flat.flags.c_contiguous else flat.copy(),
+            np.asarray(src, np.int64).ravel(), np.ndim(src) == 0,
+            np.asarray(dst, np.int64).ravel(), np.ndim(dst) == 0, self._scratch)
+        if negative:
+            raise ValueError(f"negative transfer in {kind}")
+        self.flows[kind] += total if amount.flags.c_contiguous else float(amount.sum())
 
     @property
     def total(self) -> float:

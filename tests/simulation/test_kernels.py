@@ -2,6 +2,7 @@
 
 
 import numpy as np
+import pytest
 
 from simulation import kernels, offers
 from simulation import market as mk
@@ -176,3 +177,72 @@ def test_compiled_pricing_gives_the_numpy_offers_bit_for_bit(monkeypatch):
             model.step()
     offered = np.sum(checked, axis=0)
     assert (offered[[mk.CONF, mk.CREDIT, mk.GUAR, mk.FACTOR]] > 0).all()  # instruments used
+
+
+# ---------------------------------------------------------------- the ledger, compiled vs NumPy
+
+
+def _transfer_plain(balance, flows, src, dst, amount, kind):
+    """`Ledger.transfer` as written in NumPy before it was compiled (ledger.py at 56bd976)."""
+    amount = np.asarray(amount, dtype=float)
+    if amount.size == 0:
+        return
+    flat = amount.ravel()
+    if flat.min() < 0:
+        raise ValueError(f"negative transfer in {kind}")
+    flows[kind] = flows.get(kind, 0.0) + float(amount.sum())
+    src, dst = np.asarray(src), np.asarray(dst)
+    if flat.size > 64:
+        moved = np.flatnonzero(flat)
+        if len(moved) < flat.size // 2:
+            flat = flat[moved]
+            src = src if src.size == 1 else src.ravel()[moved]
+            dst = dst if dst.size == 1 else dst.ravel()[moved]
+            if not flat.size:
+                return
+    for accounts, sign in ((src, -1.0), (dst, 1.0)):
+        if accounts.ndim == 0:
+            total = np.cumsum(flat)[-1] if len(flat) > 1 else flat[0]
+            balance[accounts] += sign * total
+            continue
+        acc = np.broadcast_to(accounts, (len(flat),)) if accounts.size == 1 else accounts.ravel()
+        lo, hi = int(acc.min()), int(acc.max())
+        sums = np.bincount(acc - lo if lo else acc, flat, minlength=hi - lo + 1)
+        if sign > 0:
+            balance[lo:hi + 1] += sums
+        else:
+            balance[lo:hi + 1] -= sums
+
+
+def test_compiled_transfer_moves_money_as_the_numpy_one():
+    """Random transfers (dense and mostly zero, scalar, one-account and per-amount accounts,
+    repeated accounts) leave balances and flows bit for bit as the NumPy transfer did."""
+    from simulation.ledger import Ledger
+
+    rng = np.random.default_rng(6)
+    led = Ledger(300, 20, 4)
+    plain_balance, plain_flows = led.balance.copy(), {}
+    n_acc = len(led.balance)
+    for trial in range(400):
+        size = int(rng.choice([1, 2, 5, 64, 65, 200, 3000]))
+        amount = rng.lognormal(2, 3, size) * (rng.random(size) < rng.choice([0.05, 0.5, 1.0]))
+
+        def accounts(size=size):
+            kind = rng.integers(3)
+            if kind == 0:
+                return int(rng.integers(n_acc))
+            if kind == 1:
+                return rng.integers(n_acc, size=1)
+            return rng.integers(0, n_acc, size)
+
+        src, dst = accounts(), accounts()
+        if size == 1 and rng.random() < 0.5:
+            amount = float(amount[0])
+        kind = f"k{trial % 3}"
+        led.transfer(src, dst, amount, kind)
+        _transfer_plain(plain_balance, plain_flows, src, dst, amount, kind)
+        assert np.array_equal(led.balance, plain_balance), trial
+        assert dict(led.flows) == plain_flows, trial
+    with pytest.raises(ValueError, match="negative transfer in bad"):
+        led.transfer(np.arange(3), 5, np.array([1.0, -2.0, 3.0]), "bad")
+    assert np.array_equal(led.balance, plain_balance) and "bad" not in led.flows
