@@ -8,12 +8,13 @@ trades no more, but receivables still owed to it are swept to its creditors as t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from simulation import market as mk
+from simulation import settle_loop as sl
 from simulation.loans import Cohort
 from simulation.networks import TIER2, TO_CORE, TO_MARKET
 
@@ -81,11 +82,8 @@ def settle(model: SCFModel) -> dict[str, float | np.ndarray]:
     totals = {"payouts": 0.0, "reimbursement": 0.0}
     defaulted = np.zeros(model.n, bool)
     cohort = model.loans.cohorts[s]
-    cohort_group = plan.group_of[cohort.sme]
     for group in plan.groups:
-        sel = np.flatnonzero(cohort_group == group.code)
-        loans = Cohort(*(getattr(cohort, f.name)[sel] for f in fields(Cohort)))
-        _settle_group(model, group, loans, h, s, defaulted, totals)
+        _settle_group(model, group, cohort, h, s, defaulted, totals)
 
     model.recv[:, h] = 0.0
     model.bills[:, h] = 0.0
@@ -95,78 +93,52 @@ def settle(model: SCFModel) -> dict[str, float | np.ndarray]:
     return {"defaulted": defaulted | model.failed_now, **totals}
 
 
-def _settle_group(model: SCFModel, group: SettlementGroup, loans: Cohort, h: int, s: int,
+def _settle_group(model: SCFModel, group: SettlementGroup, cohort: Cohort, h: int, s: int,
                   defaulted: np.ndarray, totals: dict[str, float]) -> None:
-    """Settle one group: its loans (cell by cell, in SME-then-instrument order), fees, payables.
+    """Settle one group: its loans (the cohort's cells whose SME is in the group, in
+    SME-then-instrument order), fees and payables, in the compiled loop
+    `settle_loop.settle_group`.
 
-    Sums over a group's loans add the funded cells in the order in which sums over the group's
-    full (SME x instrument) matrix would, so the cells never funded (zeros) change nothing.
+    An SME pays confirmed receivables' lenders first and everyone else in proportion `phi`
+    of what it owes beyond them; the guarantor pays its coverage of the guaranteed loans'
+    shortfall (within its cash) and the government reimburses its share; lenders book income
+    and losses; an SME that cannot pay all it owes defaults. Sums over a group's loans add the
+    funded cells in the order in which sums over the group's full (SME x instrument) matrix
+    would, so the cells never funded (zeros) change nothing.
     """
-    led, net, cfg = model.ledger, model.net, model.cfg
-    n = model.n
-    idx = group.idx
-    m = len(idx)
-    j = model.settlement_plan.pos[loans.sme]  # each loan's SME, as a position in idx
-    fee = model.loans.fee[idx, s]
-    pe = group.payable_edges
-    payables = np.bincount(net.edge_buyer[pe], model.recv[pe, h], minlength=n)[idx]
-    outside = model.pay_out[idx, h]
-    owed = np.bincount(j, loans.due, minlength=m) + fee + payables + outside
-    cash = np.maximum(led.balance[idx], 0.0)
-    conf = loans.instrument == mk.CONF
-    due_conf = np.zeros(m)
-    due_conf[j[conf]] = loans.due[conf]
-    paid_conf = np.minimum(cash, due_conf)
-    other = owed - due_conf
-    phi = np.divide(cash - paid_conf, other, out=np.ones(m), where=other > 0)
-    phi = np.clip(phi, 0.0, 1.0)
-    paid = loans.due * phi[j]
-    paid[conf] = paid_conf[j[conf]]
-
-    lender = loans.lender
-    led.transfer(loans.sme, led.bank0 + lender, paid, "loan_repayment")
-    led.transfer(idx, led.guarantor, fee * phi, "guarantee_fee")
-    pos = np.zeros(n)
-    pos[idx] = phi
-    led.transfer(net.edge_buyer[pe], net.edge_seller[pe],
-                 model.recv[pe, h] * pos[net.edge_buyer[pe]], "trade_payment")
-    led.transfer(idx, led.outside, outside * phi, "input_payment")
-
-    short = loans.due - paid
-    bad = short > 1e-9
-    # the guarantor covers its share of a guaranteed loan's loss, within its cash
-    guar = loans.instrument == mk.GUAR
-    g_loss = np.zeros(m)
-    g_loss[j[guar]] = short[guar]
-    payout = cfg.guarantor.coverage * g_loss
-    scale = min(1.0, led.balance[led.guarantor] / payout.sum()) if payout.sum() > 0 else 1.0
-    payout *= scale
-    led.transfer(led.guarantor, led.bank0 + model.loans.lender[idx, mk.GUAR], payout,
-                 "guarantee_payout")
-    reimb = cfg.guarantor.reimbursement_share * payout.sum()
-    led.transfer(led.government, led.guarantor, reimb, "reimbursement")
-    model.guarantor.payouts[model.month % 12] += payout.sum()
-    totals["payouts"] += float(payout.sum())
-    totals["reimbursement"] += float(reimb)
-
-    income = paid - loans.principal
-    income[guar] += payout[j[guar]]
+    led, net, cfg, plan = model.ledger, model.net, model.cfg, model.settlement_plan
     n_lenders = len(model.banks) + 1
-    inc = np.bincount(lender, income, minlength=n_lenders)
-    prin = np.bincount(lender, loans.principal, minlength=n_lenders)
-    badp = np.bincount(lender, loans.principal * bad, minlength=n_lenders)
+    accounts = np.array([led.bank0, led.guarantor, led.government, led.outside], np.int64)
+    flows, made, failed, paid_out, reimb, inc, prin, badp = sl.settle_group(
+        led.balance, led._scratch, group.idx, plan.pos, plan.group_of, group.code,
+        cohort.sme, cohort.instrument, cohort.due, cohort.principal, cohort.lender,
+        model.loans.fee[:, s], group.payable_edges, net.edge_buyer, net.edge_seller,
+        model.recv[:, h], model.pay_out[:, h], model.loans.lender[:, mk.GUAR],
+        model.sme.alive, defaulted, accounts, cfg.guarantor.coverage,
+        cfg.guarantor.reimbursement_share, n_lenders, mk.CONF, mk.GUAR)
+    for kind, total, was_made in zip(sl.KINDS, flows, made, strict=True):
+        if was_made:
+            led.flows[kind] += float(total)
+    if failed >= 0:
+        raise ValueError(f"negative transfer in {sl.KINDS[failed]}")
+    model.guarantor.payouts[model.month % 12] += paid_out
+    totals["payouts"] += float(paid_out)
+    totals["reimbursement"] += float(reimb)
+    book_lenders(model, inc, prin, badp)
+
+
+def book_lenders(model: SCFModel, income: np.ndarray, principal: np.ndarray,
+                 bad: np.ndarray) -> None:
+    """Lenders book a group's settled loans (per lender: income, principal repaid or lost,
+    principal that went bad); the last lender is the factoring sector."""
     k = model.month % 12
     for bank in model.banks:
-        bank.equity += inc[bank.index]
-        bank.principal -= prin[bank.index]
-        bank.matured[k] += prin[bank.index]
-        bank.bad[k] += badp[bank.index]
-    model.factor.equity += inc[-1]
-    model.factor.principal -= prin[-1]
-
-    newly = model.sme.alive[idx] & (cash + 1e-9 < owed)
-    defaulted[idx[newly]] = True
-    model.sme.alive[idx[newly]] = False
+        bank.equity += income[bank.index]
+        bank.principal -= principal[bank.index]
+        bank.matured[k] += principal[bank.index]
+        bank.bad[k] += bad[bank.index]
+    model.factor.equity += income[-1]
+    model.factor.principal -= principal[-1]
 
 
 def _carry_costs(model: SCFModel) -> None:

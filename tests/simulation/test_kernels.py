@@ -246,3 +246,105 @@ def test_compiled_transfer_moves_money_as_the_numpy_one():
     with pytest.raises(ValueError, match="negative transfer in bad"):
         led.transfer(np.arange(3), 5, np.array([1.0, -2.0, 3.0]), "bad")
     assert np.array_equal(led.balance, plain_balance) and "bad" not in led.flows
+
+
+# ---------------------------------------------------------------- settlement, compiled vs NumPy
+
+
+def _settle_group_plain(model, group, cohort, h, s, defaulted, totals):
+    """A group's settlement as written in NumPy before it was compiled (settlement.py at
+    a99c3b3; its transfers through the ledger)."""
+    from dataclasses import fields
+
+    from simulation import settlement
+    from simulation.loans import Cohort
+
+    sel = np.flatnonzero(model.settlement_plan.group_of[cohort.sme] == group.code)
+    loans = Cohort(*(getattr(cohort, f.name)[sel] for f in fields(Cohort)))
+    led, net, cfg = model.ledger, model.net, model.cfg
+    n = model.n
+    idx = group.idx
+    m = len(idx)
+    j = model.settlement_plan.pos[loans.sme]  # each loan's SME, as a position in idx
+    fee = model.loans.fee[idx, s]
+    pe = group.payable_edges
+    payables = np.bincount(net.edge_buyer[pe], model.recv[pe, h], minlength=n)[idx]
+    outside = model.pay_out[idx, h]
+    owed = np.bincount(j, loans.due, minlength=m) + fee + payables + outside
+    cash = np.maximum(led.balance[idx], 0.0)
+    conf = loans.instrument == mk.CONF
+    due_conf = np.zeros(m)
+    due_conf[j[conf]] = loans.due[conf]
+    paid_conf = np.minimum(cash, due_conf)
+    other = owed - due_conf
+    phi = np.divide(cash - paid_conf, other, out=np.ones(m), where=other > 0)
+    phi = np.clip(phi, 0.0, 1.0)
+    paid = loans.due * phi[j]
+    paid[conf] = paid_conf[j[conf]]
+
+    lender = loans.lender
+    led.transfer(loans.sme, led.bank0 + lender, paid, "loan_repayment")
+    led.transfer(idx, led.guarantor, fee * phi, "guarantee_fee")
+    pos = np.zeros(n)
+    pos[idx] = phi
+    led.transfer(net.edge_buyer[pe], net.edge_seller[pe],
+                 model.recv[pe, h] * pos[net.edge_buyer[pe]], "trade_payment")
+    led.transfer(idx, led.outside, outside * phi, "input_payment")
+
+    short = loans.due - paid
+    bad = short > 1e-9
+    # the guarantor covers its share of a guaranteed loan's loss, within its cash
+    guar = loans.instrument == mk.GUAR
+    g_loss = np.zeros(m)
+    g_loss[j[guar]] = short[guar]
+    payout = cfg.guarantor.coverage * g_loss
+    scale = min(1.0, led.balance[led.guarantor] / payout.sum()) if payout.sum() > 0 else 1.0
+    payout *= scale
+    led.transfer(led.guarantor, led.bank0 + model.loans.lender[idx, mk.GUAR], payout,
+                 "guarantee_payout")
+    reimb = cfg.guarantor.reimbursement_share * payout.sum()
+    led.transfer(led.government, led.guarantor, reimb, "reimbursement")
+    model.guarantor.payouts[model.month % 12] += payout.sum()
+    totals["payouts"] += float(payout.sum())
+    totals["reimbursement"] += float(reimb)
+
+    income = paid - loans.principal
+    income[guar] += payout[j[guar]]
+    n_lenders = len(model.banks) + 1
+    inc = np.bincount(lender, income, minlength=n_lenders)
+    prin = np.bincount(lender, loans.principal, minlength=n_lenders)
+    badp = np.bincount(lender, loans.principal * bad, minlength=n_lenders)
+    settlement.book_lenders(model, inc, prin, badp)
+
+    newly = model.sme.alive[idx] & (cash + 1e-9 < owed)
+    defaulted[idx[newly]] = True
+    model.sme.alive[idx[newly]] = False
+
+
+@pytest.mark.parametrize(("scenario", "overrides"), [
+    ("packages/policy_package", {"population.pd_mean": 0.08, "guarantor.capital": 5.0}),
+    ("packages/shanghai_2020", {"population.pd_mean": 0.12}),
+    ("baselines/core_led", {}),
+])
+def test_compiled_settlement_settles_as_the_numpy_one(monkeypatch, scenario, overrides):
+    """Whole runs (defaults, guarantee payouts within the guarantor's cash, reimbursements)
+    end bit for bit the same with the NumPy settlement as with the compiled one."""
+    import json
+
+    from simulation import settlement
+
+    def run():
+        m = SCFModel(load_scenario(scenario, {"population.n_smes": 600, **overrides}), seed=3)
+        for _ in range(24):
+            m.step()
+        return m
+
+    fast = run()
+    monkeypatch.setattr(settlement, "_settle_group", _settle_group_plain)
+    plain = run()
+    assert np.array_equal(fast.ledger.balance, plain.ledger.balance)
+    assert dict(fast.ledger.flows) == dict(plain.ledger.flows)
+    assert fast.recorder.frame().equals(plain.recorder.frame())
+    a, b = fast.recorder.summary(), plain.recorder.summary()
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    assert a["sme_defaults"] > 0

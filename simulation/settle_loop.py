@@ -1,0 +1,160 @@
+"""A settlement group's loans, fees and payables in one compiled loop (numba; see kernels.py).
+
+Each quantity is the expression `settlement._settle_group` documents, worked out in the same
+order of operations, and every sum adds what the NumPy version added in its order (per-SME sums
+as `np.bincount`, totals as NumPy's pairwise sum); the six transfers post through
+`kernels.post_transfer`, so balances and flows are the NumPy ones bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulation.kernels import compiled, numpy_sum, post_transfer
+
+# the group's transfers, in the order they are made (flows by kind)
+KINDS = ("loan_repayment", "guarantee_fee", "trade_payment", "input_payment",
+         "guarantee_payout", "reimbursement")
+# accounts handed to `settle_group`, by position
+BANK0, GUARANTOR, GOVERNMENT, OUTSIDE = range(4)
+
+
+@compiled
+def _move(balance, scratch, flows, made, kind, amount, src, src_scalar, dst, dst_scalar):
+    """One transfer as `Ledger.transfer` makes it; False if an amount is negative."""
+    if len(amount) == 0:
+        return True
+    total, negative = post_transfer(balance, amount, src, src_scalar, dst, dst_scalar, scratch)
+    if negative:
+        return False
+    flows[kind] += total
+    made[kind] = True
+    return True
+
+
+@compiled
+def settle_group(balance, scratch, idx, pos, group_of, code, c_sme, c_inst, c_due, c_principal,
+                 c_lender, fee_s, pe, edge_buyer, edge_seller, recv_h, pay_out_h, guar_lender,
+                 alive, defaulted, accounts, coverage, reimb_share, n_lenders, conf, guar):
+    """Settle the SMEs `idx` (code `code` in `group_of`; `pos` their positions in idx) on the
+    cohort's cells (c_*, in cell order), their fees `fee_s`, the payables on edges `pe` and
+    outside payables. Returns (flows by KINDS, which transfers were made, the failing
+    transfer or -1, guarantee payouts, reimbursement, income, principal and bad principal
+    by lender)."""
+    bank0, guarantor = accounts[BANK0], accounts[GUARANTOR]
+    government, outside = accounts[GOVERNMENT], accounts[OUTSIDE]
+    m = len(idx)
+    flows = np.zeros(len(KINDS))
+    made = np.zeros(len(KINDS), np.bool_)
+    inc = np.zeros(n_lenders)
+    prin = np.zeros(n_lenders)
+    badp = np.zeros(n_lenders)
+    # the group's loans, in cell order
+    nl = 0
+    for c in range(len(c_sme)):
+        if group_of[c_sme[c]] == code:
+            nl += 1
+    sme = np.empty(nl, np.int64)
+    inst = np.empty(nl, np.int64)
+    due = np.empty(nl)
+    principal = np.empty(nl)
+    lender = np.empty(nl, np.int64)
+    j = np.empty(nl, np.int64)
+    nl = 0
+    for c in range(len(c_sme)):
+        if group_of[c_sme[c]] == code:
+            sme[nl], inst[nl], due[nl] = c_sme[c], c_inst[c], c_due[c]
+            principal[nl], lender[nl], j[nl] = c_principal[c], c_lender[c], pos[c_sme[c]]
+            nl += 1
+    # what each SME owes: loans, fees, payables to tier 2 and outside
+    owed_loans = np.zeros(m)
+    due_conf = np.zeros(m)
+    for q in range(nl):
+        owed_loans[j[q]] += due[q]
+        if inst[q] == conf:
+            due_conf[j[q]] = due[q]
+    n_pe = len(pe)
+    buyer = np.empty(n_pe, np.int64)
+    seller = np.empty(n_pe, np.int64)
+    recv_pe = np.empty(n_pe)
+    payables = np.zeros(m)
+    for q in range(n_pe):
+        e = pe[q]
+        buyer[q], seller[q], recv_pe[q] = edge_buyer[e], edge_seller[e], recv_h[e]
+        payables[pos[buyer[q]]] += recv_pe[q]
+    fee = np.empty(m)
+    out_due = np.empty(m)
+    owed = np.empty(m)
+    cash = np.empty(m)
+    paid_conf = np.empty(m)
+    phi = np.empty(m)
+    for q in range(m):
+        fee[q], out_due[q] = fee_s[idx[q]], pay_out_h[idx[q]]
+        owed[q] = owed_loans[q] + fee[q] + payables[q] + out_due[q]
+        cash[q] = max(balance[idx[q]], 0.0)
+        paid_conf[q] = min(cash[q], due_conf[q])
+        other = owed[q] - due_conf[q]
+        x = (cash[q] - paid_conf[q]) / other if other > 0 else 1.0
+        phi[q] = min(max(x, 0.0), 1.0)
+    paid = np.empty(nl)
+    for q in range(nl):
+        paid[q] = paid_conf[j[q]] if inst[q] == conf else due[q] * phi[j[q]]
+
+    one = np.empty(1, np.int64)
+    one[0] = guarantor
+    one_out = np.empty(1, np.int64)
+    one_out[0] = outside
+    trade = np.empty(n_pe)
+    for q in range(n_pe):
+        trade[q] = recv_pe[q] * phi[pos[buyer[q]]]
+    failed = -1
+    if not _move(balance, scratch, flows, made, 0, paid, sme, False, bank0 + lender, False):
+        failed = 0
+    elif not _move(balance, scratch, flows, made, 1, fee * phi, idx, False, one, True):
+        failed = 1
+    elif not _move(balance, scratch, flows, made, 2, trade, buyer, False, seller, False):
+        failed = 2
+    elif not _move(balance, scratch, flows, made, 3, out_due * phi, idx, False, one_out, True):
+        failed = 3
+    if failed >= 0:
+        return flows, made, failed, 0.0, 0.0, inc, prin, badp
+
+    # the guarantor covers its share of a guaranteed loan's loss, within its cash
+    short = due - paid
+    g_loss = np.zeros(m)
+    for q in range(nl):
+        if inst[q] == guar:
+            g_loss[j[q]] = short[q]
+    payout = coverage * g_loss
+    total = numpy_sum(payout)
+    if total > 0:
+        x = balance[guarantor] / total
+        payout *= x if x < 1.0 else 1.0
+    else:
+        payout *= 1.0
+    to = np.empty(m, np.int64)
+    for q in range(m):
+        to[q] = bank0 + guar_lender[idx[q]]
+    if not _move(balance, scratch, flows, made, 4, payout, one, True, to, False):
+        return flows, made, 4, 0.0, 0.0, inc, prin, badp
+    paid_out = numpy_sum(payout)
+    reimb = reimb_share * paid_out
+    if reimb < 0:
+        return flows, made, 5, 0.0, 0.0, inc, prin, badp
+    flows[5] += reimb
+    made[5] = True
+    balance[government] -= reimb
+    balance[guarantor] += reimb
+
+    for q in range(nl):
+        income = paid[q] - principal[q]
+        if inst[q] == guar:
+            income += payout[j[q]]
+        inc[lender[q]] += income
+        prin[lender[q]] += principal[q]
+        badp[lender[q]] += principal[q] * (short[q] > 1e-9)
+    for q in range(m):
+        if alive[idx[q]] and cash[q] + 1e-9 < owed[q]:
+            defaulted[idx[q]] = True
+            alive[idx[q]] = False
+    return flows, made, -1, paid_out, reimb, inc, prin, badp
