@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from simulation import kernels
+from simulation import record_loop
 from simulation.costs import SUMMARY_KEYS as COST_KEYS
 from simulation.costs import LeverCosts
 from simulation.market import INSTRUMENTS, LOAN_MASK, Funded, at_cells
@@ -70,6 +70,11 @@ _ROWS: tuple[str, ...] = (
     "borrowers", *VOLUME_COLUMNS,
 )
 _ROW = {name: i for i, name in enumerate(_ROWS)}
+# where record_loop.month_table writes each of its columns
+_AT = np.array([_ROW[k] for k in (
+    "n_active", "n_need", "n_funded", "need", "funded", "sales", "cost", "loan_interest",
+    "loan_volume", "lost_output", "sme_defaults", "guarantee_outstanding", "loan_balance",
+    "borrowers", VOLUME_COLUMNS[0])], np.int64)
 
 
 @dataclass
@@ -109,47 +114,19 @@ class Recorder:
 
     def record(self, r: MonthRecord) -> None:
         m = self.model
-        n = len(r.need)
-        # per-SME sums over the funded cells only, added in instrument order as over full rows
-        sme, inst, funded = r.funded.sme, r.funded.instrument, r.funded.amount
-        rate = at_cells(r.rate, r.funded)
-        finite = np.isfinite(rate)
-        loan = _IS_LOAN[inst]
-        funded_tot = np.bincount(sme, funded, minlength=n)
-        has_need = r.need > 1e-9
-        full = has_need & (funded_tot >= r.need - 1e-6)
-        cell_cost = funded * np.where(finite, rate, 0.0)  # all-in: interest, fees, app. costs
-        g_out = m.loans.outstanding(4)  # guaranteed_loan
-        balance = m.loans.principal_by_sme(LOAN_MASK)
-        small = m.sme.alive & (balance > 0) & (balance <= SMALL_LOAN_CAP)
-        # every per-SME column, one row each, totalled by group in one compiled pass; counts
-        # are sums of 0/1 (exact), "all" is NumPy's sum of the row
-        x = np.zeros((len(_ROWS), n))
-        x[_ROW["n_active"]] = m.sme.alive
-        x[_ROW["n_need"]] = has_need
-        x[_ROW["n_funded"]] = full
-        x[_ROW["need"]] = r.need
-        np.minimum(funded_tot, r.need, out=x[_ROW["funded"]])
-        x[_ROW["sales"]] = r.sales
-        x[_ROW["cost"]] = np.bincount(sme, cell_cost, minlength=n)
-        x[_ROW["loan_interest"]] = np.bincount(
-            sme[loan], (funded * np.where(finite, rate - r.charges[sme, inst], 0.0))[loan],
-            minlength=n)
-        x[_ROW["loan_volume"]] = np.bincount(sme[loan], funded[loan], minlength=n)
-        x[_ROW["lost_output"]] = r.sales * (1 - r.delivered_share)
-        x[_ROW["sme_defaults"]] = r.defaulted
-        x[_ROW["guarantee_outstanding"]] = g_out
-        x[_ROW["loan_balance"]] = np.where(small, balance, 0.0)
-        x[_ROW["borrowers"]] = small
-        x[_ROW[VOLUME_COLUMNS[0]] + inst, sme] = funded  # one cell per (SME, instrument)
-        table = kernels.group_table(x, self.codes, len(GROUPS))
-        table[:, 0] = x.sum(axis=1)
-        cols = dict(zip(_ROWS, table, strict=True))
-        # each instrument's all-in cost, by group straight from the funded cells
-        cost_by = kernels.cell_group_sums(inst, sme, cell_cost, self.codes, len(INSTRUMENTS),
-                                          len(GROUPS))
-        for k, name in enumerate(COST_COLUMNS):
-            cols[name] = cost_by[k]
+        # every per-SME column, one row each, totalled by group in one compiled pass
+        # (record_loop.month_table): per-SME sums over the funded cells only, added in
+        # instrument order as over full rows; counts are sums of 0/1 (exact), "all" is
+        # NumPy's sum of the row
+        f = r.funded
+        table, cost_by, status = record_loop.month_table(
+            _AT, len(_ROWS), r.need, m.sme.alive, r.sales, r.delivered_share, r.defaulted,
+            m.loans.outstanding(4), m.loans.principal_by_sme(LOAN_MASK), SMALL_LOAN_CAP,
+            f.sme, f.instrument, f.amount, at_cells(r.rate, f),
+            np.asarray(r.charges[f.sme, f.instrument], float), _IS_LOAN, self.codes,
+            len(GROUPS))
+        names = (*_ROWS, *COST_COLUMNS)  # each instrument's all-in cost, from the cells
+        values = np.concatenate((table, cost_by)).T.tolist()  # by group
         public = self.costs.month(r)  # fee subsidies, reimbursements and the levers' costs
         self.public_cost += public
         g = m.guarantor
@@ -165,15 +142,14 @@ class Recorder:
             "arrears_late": m.arrears[0],
             "arrears_enforced": m.arrears[0] - m.arrears[1],
         }
-        for gi, group in enumerate(GROUPS):
+        missing = dict.fromkeys(system, np.nan)  # system metrics are the "all" row's
+        for group, by_group in zip(GROUPS, values, strict=True):
             row: dict[str, Any] = {"month": r.month, "group": group}
-            row.update({k: float(v[gi]) for k, v in cols.items()})
+            row.update(zip(names, by_group, strict=True))
             _derive(row, m.term)
-            row.update({k: (v if group == "all" else np.nan) for k, v in system.items()})
+            row.update(system if group == "all" else missing)
             self.rows.append(row)
-        status = np.where(has_need, np.where(full, 1, 2), 0)
-        status[~m.sme.alive] = 3
-        self.status.append(status.astype(np.int8))
+        self.status.append(status)
 
     def frame(self) -> pd.DataFrame:
         df = pd.DataFrame(self.rows)

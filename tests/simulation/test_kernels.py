@@ -348,3 +348,76 @@ def test_compiled_settlement_settles_as_the_numpy_one(monkeypatch, scenario, ove
     a, b = fast.recorder.summary(), plain.recorder.summary()
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
     assert a["sme_defaults"] > 0
+
+
+# ---------------------------------------------------------------- the recorder, compiled vs NumPy
+
+
+def _month_table_plain(rec, r):
+    """The recorder's group table, cost by instrument and status in NumPy, as before they
+    were compiled (metrics.py at 2428574)."""
+    from simulation.metrics import _IS_LOAN, _ROW, _ROWS, GROUPS, LOAN_MASK, SMALL_LOAN_CAP
+    from simulation.metrics import VOLUME_COLUMNS as VOL
+
+    m, n = rec.model, len(r.need)
+    sme, inst, funded = r.funded.sme, r.funded.instrument, r.funded.amount
+    rate = mk.at_cells(r.rate, r.funded)
+    finite = np.isfinite(rate)
+    loan = _IS_LOAN[inst]
+    funded_tot = np.bincount(sme, funded, minlength=n)
+    has_need = r.need > 1e-9
+    full = has_need & (funded_tot >= r.need - 1e-6)
+    cell_cost = funded * np.where(finite, rate, 0.0)
+    balance = m.loans.principal_by_sme(LOAN_MASK)
+    small = m.sme.alive & (balance > 0) & (balance <= SMALL_LOAN_CAP)
+    x = np.zeros((len(_ROWS), n))
+    for name, column in (("n_active", m.sme.alive), ("n_need", has_need), ("n_funded", full),
+                         ("need", r.need), ("funded", np.minimum(funded_tot, r.need)),
+                         ("sales", r.sales), ("cost", np.bincount(sme, cell_cost, minlength=n)),
+                         ("lost_output", r.sales * (1 - r.delivered_share)),
+                         ("sme_defaults", r.defaulted),
+                         ("guarantee_outstanding", m.loans.outstanding(4)),
+                         ("loan_balance", np.where(small, balance, 0.0)), ("borrowers", small)):
+        x[_ROW[name]] = column
+    x[_ROW["loan_interest"]] = np.bincount(
+        sme[loan], (funded * np.where(finite, rate - r.charges[sme, inst], 0.0))[loan],
+        minlength=n)
+    x[_ROW["loan_volume"]] = np.bincount(sme[loan], funded[loan], minlength=n)
+    x[_ROW[VOL[0]] + inst, sme] = funded
+    table = kernels.group_table(x, rec.codes, len(GROUPS))
+    table[:, 0] = x.sum(axis=1)
+    cost_by = kernels.cell_group_sums(inst, sme, cell_cost, rec.codes, 7, len(GROUPS))
+    status = np.where(has_need, np.where(full, 1, 2), 0)
+    status[~m.sme.alive] = 3
+    return table, cost_by, status.astype(np.int8)
+
+
+def test_compiled_month_table_records_as_the_numpy_one(monkeypatch):
+    """Every month of a stressed policy run, the compiled table, costs and status equal the
+    NumPy ones bit for bit."""
+    from simulation import record_loop
+    from simulation.metrics import Recorder
+
+    seen = []
+    original = record_loop.month_table
+
+    def spy(*args):
+        out = original(*args)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(record_loop, "month_table", spy)
+    scenario = load_scenario("packages/policy_package",
+                             {"population.n_smes": 700, "population.pd_mean": 0.08})
+    m = SCFModel(scenario, seed=4)
+
+    def record(r):
+        Recorder.record(m.recorder, r)
+        plain = _month_table_plain(m.recorder, r)
+        for got, want in zip(seen.pop(), plain, strict=True):
+            assert np.array_equal(got, want) and got.dtype == want.dtype, r.month
+
+    m.recorder.record = record
+    for _ in range(20):
+        m.step()
+    assert len(m.recorder.rows) == 20 * 10 and not seen
