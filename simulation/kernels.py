@@ -152,6 +152,21 @@ def post_transfer(balance, amount, src, src_scalar, dst, dst_scalar, scratch):
 
 
 @compiled
+def move(balance, scratch, flows, made, kind, amount, src, src_scalar, dst, dst_scalar):
+    """`post_transfer` as one of a kernel's transfers: its total added to flows[kind] and
+    made[kind] set, unless there are no amounts (as `Ledger.transfer`, which then books no
+    flow); False if an amount is negative (then nothing moves)."""
+    if len(amount) == 0:
+        return True
+    total, negative = post_transfer(balance, amount, src, src_scalar, dst, dst_scalar, scratch)
+    if negative:
+        return False
+    flows[kind] += total
+    made[kind] = True
+    return True
+
+
+@compiled
 def _post(balance, amount, accounts, scalar, sparse, sign, scratch):
     """Add sign x (each account's amounts summed in order) to the accounts' balances."""
     one = len(accounts) == 1

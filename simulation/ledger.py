@@ -64,6 +64,16 @@ class Ledger:
             raise ValueError(f"negative transfer in {kind}")
         self.flows[kind] += total if amount.flags.c_contiguous else float(amount.sum())
 
+    def book(self, kinds: tuple[str, ...], flows: np.ndarray, made: np.ndarray,
+             failed: int) -> None:
+        """Book the flows of the transfers a compiled loop made (`kernels.move`, one per
+        kind, in order); raise as `transfer` does if transfer `failed` (>= 0) was refused."""
+        for kind, total, was_made in zip(kinds, flows, made, strict=True):
+            if was_made:
+                self.flows[kind] += float(total)
+        if failed >= 0:
+            raise ValueError(f"negative transfer in {kinds[failed]}")
+
     @property
     def total(self) -> float:
         return float(self.balance.sum())

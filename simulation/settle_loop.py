@@ -3,33 +3,20 @@
 Each quantity is the expression `settlement._settle_group` documents, worked out in the same
 order of operations, and every sum adds what the NumPy version added in its order (per-SME sums
 as `np.bincount`, totals as NumPy's pairwise sum); the six transfers post through
-`kernels.post_transfer`, so balances and flows are the NumPy ones bit for bit.
+`kernels.move`, so balances and flows are the NumPy ones bit for bit.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from simulation.kernels import compiled, numpy_sum, post_transfer
+from simulation.kernels import compiled, move, numpy_sum
 
 # the group's transfers, in the order they are made (flows by kind)
 KINDS = ("loan_repayment", "guarantee_fee", "trade_payment", "input_payment",
          "guarantee_payout", "reimbursement")
 # accounts handed to `settle_group`, by position
 BANK0, GUARANTOR, GOVERNMENT, OUTSIDE = range(4)
-
-
-@compiled
-def _move(balance, scratch, flows, made, kind, amount, src, src_scalar, dst, dst_scalar):
-    """One transfer as `Ledger.transfer` makes it; False if an amount is negative."""
-    if len(amount) == 0:
-        return True
-    total, negative = post_transfer(balance, amount, src, src_scalar, dst, dst_scalar, scratch)
-    if negative:
-        return False
-    flows[kind] += total
-    made[kind] = True
-    return True
 
 
 @compiled
@@ -108,13 +95,13 @@ def settle_group(balance, scratch, idx, pos, group_of, code, c_sme, c_inst, c_du
     for q in range(n_pe):
         trade[q] = recv_pe[q] * phi[pos[buyer[q]]]
     failed = -1
-    if not _move(balance, scratch, flows, made, 0, paid, sme, False, bank0 + lender, False):
+    if not move(balance, scratch, flows, made, 0, paid, sme, False, bank0 + lender, False):
         failed = 0
-    elif not _move(balance, scratch, flows, made, 1, fee * phi, idx, False, one, True):
+    elif not move(balance, scratch, flows, made, 1, fee * phi, idx, False, one, True):
         failed = 1
-    elif not _move(balance, scratch, flows, made, 2, trade, buyer, False, seller, False):
+    elif not move(balance, scratch, flows, made, 2, trade, buyer, False, seller, False):
         failed = 2
-    elif not _move(balance, scratch, flows, made, 3, out_due * phi, idx, False, one_out, True):
+    elif not move(balance, scratch, flows, made, 3, out_due * phi, idx, False, one_out, True):
         failed = 3
     if failed >= 0:
         return flows, made, failed, 0.0, 0.0, inc, prin, badp
@@ -135,7 +122,7 @@ def settle_group(balance, scratch, idx, pos, group_of, code, c_sme, c_inst, c_du
     to = np.empty(m, np.int64)
     for q in range(m):
         to[q] = bank0 + guar_lender[idx[q]]
-    if not _move(balance, scratch, flows, made, 4, payout, one, True, to, False):
+    if not move(balance, scratch, flows, made, 4, payout, one, True, to, False):
         return flows, made, 4, 0.0, 0.0, inc, prin, badp
     paid_out = numpy_sum(payout)
     reimb = reimb_share * paid_out

@@ -116,11 +116,7 @@ def _settle_group(model: SCFModel, group: SettlementGroup, cohort: Cohort, h: in
         model.recv[:, h], model.pay_out[:, h], model.loans.lender[:, mk.GUAR],
         model.sme.alive, defaulted, accounts, cfg.guarantor.coverage,
         cfg.guarantor.reimbursement_share, n_lenders, mk.CONF, mk.GUAR)
-    for kind, total, was_made in zip(sl.KINDS, flows, made, strict=True):
-        if was_made:
-            led.flows[kind] += float(total)
-    if failed >= 0:
-        raise ValueError(f"negative transfer in {sl.KINDS[failed]}")
+    led.book(sl.KINDS, flows, made, failed)
     model.guarantor.payouts[model.month % 12] += paid_out
     totals["payouts"] += float(paid_out)
     totals["reimbursement"] += float(reimb)

@@ -321,17 +321,10 @@ def _settle_group_plain(model, group, cohort, h, s, defaulted, totals):
     model.sme.alive[idx[newly]] = False
 
 
-@pytest.mark.parametrize(("scenario", "overrides"), [
-    ("packages/policy_package", {"population.pd_mean": 0.08, "guarantor.capital": 5.0}),
-    ("packages/shanghai_2020", {"population.pd_mean": 0.12}),
-    ("baselines/core_led", {}),
-])
-def test_compiled_settlement_settles_as_the_numpy_one(monkeypatch, scenario, overrides):
-    """Whole runs (defaults, guarantee payouts within the guarantor's cash, reimbursements)
-    end bit for bit the same with the NumPy settlement as with the compiled one."""
+def _runs_match(monkeypatch, module, name, plain, scenario, overrides):
+    """A run with `module.name` replaced by its NumPy version `plain` ends bit for bit as the
+    compiled run: balances, flows, monthly rows and summary. Returns the summary."""
     import json
-
-    from simulation import settlement
 
     def run():
         m = SCFModel(load_scenario(scenario, {"population.n_smes": 600, **overrides}), seed=3)
@@ -340,14 +333,117 @@ def test_compiled_settlement_settles_as_the_numpy_one(monkeypatch, scenario, ove
         return m
 
     fast = run()
-    monkeypatch.setattr(settlement, "_settle_group", _settle_group_plain)
-    plain = run()
-    assert np.array_equal(fast.ledger.balance, plain.ledger.balance)
-    assert dict(fast.ledger.flows) == dict(plain.ledger.flows)
-    assert fast.recorder.frame().equals(plain.recorder.frame())
-    a, b = fast.recorder.summary(), plain.recorder.summary()
+    monkeypatch.setattr(module, name, plain)
+    slow = run()
+    assert np.array_equal(fast.ledger.balance, slow.ledger.balance)
+    assert dict(fast.ledger.flows) == dict(slow.ledger.flows)
+    assert fast.recorder.frame().equals(slow.recorder.frame())
+    a, b = fast.recorder.summary(), slow.recorder.summary()
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
-    assert a["sme_defaults"] > 0
+    return a
+
+
+@pytest.mark.parametrize(("scenario", "overrides"), [
+    ("packages/policy_package", {"population.pd_mean": 0.08, "guarantor.capital": 5.0}),
+    ("packages/shanghai_2020", {"population.pd_mean": 0.12}),
+    ("baselines/core_led", {}),
+])
+def test_compiled_settlement_settles_as_the_numpy_one(monkeypatch, scenario, overrides):
+    """Whole runs (defaults, guarantee payouts within the guarantor's cash, reimbursements)
+    end bit for bit the same with the NumPy settlement as with the compiled one."""
+    from simulation import settlement
+
+    summary = _runs_match(monkeypatch, settlement, "_settle_group", _settle_group_plain,
+                          scenario, overrides)
+    assert summary["sme_defaults"] > 0
+
+
+# ---------------------------------------------------------------- production, compiled vs NumPy
+
+
+def _produce_plain(model, sales, outlay, reserve, funded, rate, confirmed, bills, inputs):
+    """Production and delivery as written in NumPy before they were compiled (production.py
+    at 1f45a03; its transfers through the ledger)."""
+    from simulation.networks import DISTRIBUTOR, TO_CORE, TO_MARKET
+    from simulation.production import pay_out_loans
+
+    led, net, cfg, n = model.ledger, model.net, model.cfg, model.n
+    subsidy = pay_out_loans(model, funded, rate)
+    cash = led.view(0, n)
+    spend = np.minimum(outlay, np.maximum(cash - reserve, 0.0))
+    share = np.divide(spend, outlay, out=np.ones(n), where=outlay > 0) * model.sme.alive
+    dist = net.sme_role == DISTRIBUTOR
+    idx = np.flatnonzero(dist & (spend > 0))
+    led.transfer(idx, led.core0 + net.sme_core[idx], spend[idx], "distributor_purchase")
+    idx = np.flatnonzero(~dist & (spend > 0))
+    led.transfer(idx, led.outside, spend[idx], "production_cost")
+
+    t, term, horizon = model.month, model.term, model.horizon
+    due = (t + term) % horizon
+    late_slot = (t + term + cfg.payment.late_months) % horizon
+    amt = (sales * share)[net.edge_seller] * net.edge_weight
+    e_core = net.edge_kind == TO_CORE
+    conf = np.where(e_core, np.minimum(confirmed, amt), 0.0)
+
+    # bills split from tier-1 confirmations go to tier 2, paid by the core on the due date
+    e2 = model.to_sme
+    t1 = net.edge_buyer[e2]
+    from_core = np.zeros_like(amt)
+    if cfg.core.supply_chain_bills:  # (without them there are none: nothing to split)
+        b2 = np.minimum(bills[e2], amt[e2])
+        passed = np.bincount(t1, b2, minlength=n)
+        has_primary = model.primary_edge >= 0
+        room = np.zeros(n)
+        pe = model.primary_edge[has_primary]
+        room[has_primary] = np.maximum(amt[pe] - conf[pe], 0.0)
+        scale = np.divide(room, passed, out=np.ones(n), where=passed > room)
+        b2 = b2 * np.minimum(scale, 1.0)[t1]
+        passed = np.bincount(t1, b2, minlength=n)
+        model.bills[e2, due] += b2
+        model.recv[e2, due] += amt[e2] - b2
+        from_core[pe] = passed[has_primary]
+    else:
+        model.recv[e2, due] += amt[e2]
+
+    # core edges: confirmed part on time, the rest late with the late-payment probability
+    unconf = np.where(e_core, np.maximum(amt - conf - from_core, 0.0), 0.0)
+    draw = model.streams["late"].random(len(amt))
+    would_be_late = draw < cfg.payment.late_share
+    late = would_be_late & (draw < cfg.payment.late_share * (1 - cfg.payment.enforcement))
+    model.recv[:, due] += conf + np.where(late, 0.0, unconf)
+    model.recv[:, late_slot] += np.where(late, unconf, 0.0)
+    core_of = np.maximum(model.edge_core, 0)
+    model.core_conf[:, due] += np.bincount(core_of[e_core], (conf + from_core)[e_core],
+                                           minlength=net.n_cores)
+    model.arrears = (float(unconf[would_be_late].sum()), float(unconf[late].sum()))
+
+    # distributors sell to the end market, paid after the term
+    e_mkt = net.edge_kind == TO_MARKET
+    model.recv[e_mkt, due] += amt[e_mkt]
+
+    # tier-1 inputs tier 2 did not deliver are bought outside, on the same term
+    delivered_in = np.bincount(t1, amt[e2], minlength=n)
+    model.pay_out[:, due] += np.maximum(inputs - delivered_in, 0.0) * share
+
+    # the core sells on at its markup and is paid by the end market at once
+    revenue = np.bincount(core_of[e_core], amt[e_core], minlength=net.n_cores)
+    led.transfer(led.outside, led.core0 + np.arange(net.n_cores),
+                 revenue * (1 + cfg.core.markup), "core_sales")
+    return share, subsidy
+
+
+@pytest.mark.parametrize(("scenario", "overrides"), [
+    ("levers/supply_chain_bills", {}),
+    ("levers/late_payment_enforcement", {}),
+    ("packages/policy_package", {"population.pd_mean": 0.08}),
+])
+def test_compiled_production_delivers_as_the_numpy_one(monkeypatch, scenario, overrides):
+    """Whole runs (bills split from confirmations, late payments with and without
+    enforcement, distributors) end bit for bit the same with the NumPy production."""
+    from simulation import model
+
+    summary = _runs_match(monkeypatch, model, "produce", _produce_plain, scenario, overrides)
+    assert summary["arrears_repaid_share"] < 1.0 or scenario.endswith("enforcement")
 
 
 # ---------------------------------------------------------------- the recorder, compiled vs NumPy
