@@ -18,12 +18,12 @@ _EPS = 1e-9  # a need below this is met
 
 
 @compiled
-def _ranks(rate, order):
+def _ranks(rate, rows):
     """Each SME's finite offers, cheapest first (ties: the lower instrument), and their count."""
     n_instr, n = rate.shape
     rank = np.zeros((n, n_instr), np.int8)
     n_off = np.zeros(n, np.int64)
-    for i in order:
+    for i in rows:
         c = 0
         for k in range(n_instr):
             r = rate[k, i]
@@ -55,15 +55,16 @@ def _guarantee_rank(rate, guar):
 
 
 @compiled
-def clear_rounds(need, rate, amount, lender, order, lender_room, guarantor_room, guar):
+def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor_room, guar):
     """Clear the market; returns the funded (SME, instrument, amount) in SME-then-instrument
-    order. `rate` is (I, n), `amount` and `lender` the flat (I, n) arrays, `order` the SMEs
-    taking part (need above 1e-9 and an offer) safest first; `lender_room` is consumed."""
+    order. `rate` is (I, n), `amount` and `lender` the flat (I, n) arrays, `rows` the SMEs
+    taking part (need above 1e-9 and an offer) by index and `order` the same safest first;
+    `lender_room` is consumed."""
     n_instr, n = rate.shape
     n_lenders = len(lender_room)
-    rank, n_off = _ranks(rate, order)
-    rows = np.sort(order)  # the SMEs in the round, by index
-    serve = order.copy()  # the same, in serving order
+    rows = rows.copy()  # (compacted round by round)
+    rank, n_off = _ranks(rate, rows)
+    serve = order.copy()
     m = len(rows)
     remaining = np.zeros(n)
     for i in rows:

@@ -224,6 +224,6 @@ def clear_cells(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
     rows = np.flatnonzero((need > 1e-9) & np.isfinite(rate).any(axis=0))  # SMEs in round 0
     order = priority_order(offers.priority, rows)  # the same, safest first
     sme, instrument, amount = clear_loop.clear_rounds(
-        np.asarray(need, float), rate, amount, lender, order, lender_room,
+        np.asarray(need, float), rate, amount, lender, rows, order, lender_room,
         float(guarantor_room), GUAR)
     return Funded(n, sme * n_instr + instrument, sme, instrument, amount)
