@@ -69,6 +69,7 @@ class LoanBook:
         self.fee = self._fee.T  # (n, slots) guarantee fees owed to the guarantor
         self._by_instrument = [[_NO_CELLS] * N_INSTRUMENTS] * self.slots  # cohort positions
         self._guar = np.zeros((n_smes, self.slots))  # guaranteed principal by (SME, slot)
+        self._guar_total: float | None = None  # its total, until a write or clear
 
     def set_lender(self, lender: np.ndarray) -> None:
         """Which lender serves new loans, per (SME, instrument); loans written keep theirs."""
@@ -98,6 +99,7 @@ class LoanBook:
         self._by_instrument[s] = np.split(by_inst, ends[:-1])
         self._fee[s] = funded.column(GUAR) * fee_rate * years
         self._guar[rows[g], s] = f[g]
+        self._guar_total = None
 
     def write_legacy(self, month: int, principal: np.ndarray, rate: np.ndarray) -> None:
         """Book credit-line loans written before the run (month < 0) at annual `rate`."""
@@ -137,6 +139,7 @@ class LoanBook:
         c = self.cohorts[s]
         g = c.instrument == GUAR
         self._guar[c.sme[g], s] = 0.0
+        self._guar_total = None
         self._fee[s] = 0.0
         self.cohorts[s] = EMPTY
         self._by_instrument[s] = [_NO_CELLS] * N_INSTRUMENTS
@@ -158,7 +161,9 @@ class LoanBook:
 
     def guaranteed_outstanding(self) -> float:
         """Total guaranteed principal, added as NumPy adds that column of the full book."""
-        return strided_total(self._guar)
+        if self._guar_total is None:  # (asked several times a month: kept until it changes)
+            self._guar_total = strided_total(self._guar)
+        return self._guar_total
 
     def principal_of(self, sme: int) -> np.ndarray:
         """One SME's principal by (instrument, slot)."""
