@@ -15,7 +15,6 @@ import numpy as np
 from mesa import Agent
 from mesa.agentset import _HardKeyAgentSet
 
-from simulation.market import ration
 from simulation.networks import CORE_KIND_NAMES, ROLE_NAMES
 
 if TYPE_CHECKING:
@@ -120,18 +119,6 @@ class CoreFirm(ColumnView):
     @property
     def confirmations_outstanding(self) -> float:
         return float(self.model.core_conf[self.index].sum())
-
-    @staticmethod
-    def confirm(model: SCFModel, request: np.ndarray, edge_core: np.ndarray,
-                draw: np.ndarray) -> np.ndarray:
-        """Cores confirm requested invoices they are willing to, within credit-line room.
-
-        Willingness is a per-invoice draw; confirmations occupy the core's bank credit line
-        until paid, so a core confirms (in random order) only what its remaining room allows.
-        """
-        willing = np.where(draw < model.cfg.core.confirm_willingness, request, 0.0)
-        room = np.maximum(model.core_line - model.core_conf.sum(axis=1), 0.0)
-        return ration(willing, draw, edge_core.astype(np.int64), room)
 
 
 class Bank(Agent):

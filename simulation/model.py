@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
+from simulation import finance_loop
 from simulation import market as mk
 from simulation.agents import SME, Bank, CoreFirm, FactoringFirm, Guarantor
 from simulation.config import ALL_SECTORS, CHAIN_TYPES, ScenarioConfig
@@ -292,27 +293,12 @@ class SCFModel(mesa.Model):
     def _finance(self, need: np.ndarray, sales: np.ndarray, inputs: np.ndarray):
         """Confirmations, bills, offers and clearing."""
         net, cfg = self.net, self.cfg
-        asking = need > 0
-        invoice = sales[net.edge_seller] * net.edge_weight
-        e_core = self.edge_core >= 0
-        request = np.where(e_core & asking[net.edge_seller], invoice, 0.0)
-        draw = self.streams["confirm"].random(len(invoice))
-        confirmed = np.zeros_like(invoice)
-        confirmed[e_core] = CoreFirm.confirm(self, request[e_core], self.edge_core[e_core],
-                                             draw[e_core])
-        bills = np.zeros_like(invoice)
-        if cfg.core.supply_chain_bills and len(self.to_sme):
-            e = self.to_sme
-            t1 = net.edge_buyer[e]
-            pool = cfg.core.bill_pass_share * confirmed[np.maximum(self.primary_edge[t1], 0)]
-            pool = np.where(self.primary_edge[t1] >= 0, pool, 0.0)
-            want = np.where(asking[net.edge_seller[e]], invoice[e], 0.0)
-            total = np.bincount(t1, want, minlength=self.n)[t1]
-            bills[e] = want * np.minimum(1.0, np.divide(pool, total, out=np.zeros_like(pool),
-                                                        where=total > 0))
-            passed = np.bincount(t1, bills[e], minlength=self.n)
-            pe = self.primary_edge[passed > 0]
-            confirmed[pe] = np.maximum(confirmed[pe] - passed[passed > 0], 0.0)
+        draw = self.streams["confirm"].random(len(net.edge_seller))  # one per trade edge
+        # the cores' confirmations and the bills split from them, in one compiled loop
+        invoice, confirmed, bills = finance_loop.confirm_and_bill(
+            need, sales, net.edge_seller, net.edge_buyer, net.edge_weight, self.edge_core,
+            draw, cfg.core.confirm_willingness, self.core_line, self.core_conf, self.to_sme,
+            self.primary_edge, bool(cfg.core.supply_chain_bills), cfg.core.bill_pass_share)
         offers = make_offers(self, need, sales, inputs, invoice, confirmed, bills)
         room = np.array([bk.room for bk in self.banks] + [self.factor.room])
         room[:-1] = np.minimum(room[:-1], self.ledger.balance[self.ledger.bank0:
