@@ -115,7 +115,9 @@ def settle_group(balance, scratch, idx, pos, group_of, code, c_sme, c_inst, c_du
     payout = coverage * g_loss
     total = numpy_sum(payout)
     if total > 0:
-        x = balance[guarantor] / total
+        # scaled payouts can overdraw the guarantor by a rounding error (-1e-13); cash at
+        # or below zero pays nothing, never a negative payout
+        x = (balance[guarantor] if balance[guarantor] > 0.0 else 0.0) / total
         payout *= x if x < 1.0 else 1.0
     else:
         payout *= 1.0

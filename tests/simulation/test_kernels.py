@@ -298,7 +298,8 @@ def _settle_group_plain(model, group, cohort, h, s, defaulted, totals):
     g_loss = np.zeros(m)
     g_loss[j[guar]] = short[guar]
     payout = cfg.guarantor.coverage * g_loss
-    scale = min(1.0, led.balance[led.guarantor] / payout.sum()) if payout.sum() > 0 else 1.0
+    scale = (min(1.0, max(led.balance[led.guarantor], 0.0) / payout.sum()) if payout.sum() > 0
+             else 1.0)
     payout *= scale
     led.transfer(led.guarantor, led.bank0 + model.loans.lender[idx, mk.GUAR], payout,
                  "guarantee_payout")
