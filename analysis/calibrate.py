@@ -205,9 +205,22 @@ def fingerprint(targets: Targets) -> dict[str, Any]:
     spec.pop("description", None)
     for key in ("budget", "generations", "batch"):
         spec["abc"].pop(key, None)
-    configs = {k: c.model_dump(mode="json") for k, c in targets.configs.items()}
+    configs = {k: _masked(c.model_dump(mode="json"), targets.priors)
+               for k, c in targets.configs.items()}
     content = json.dumps([spec, configs, targets.months], sort_keys=True)
     return {"sha256": hashlib.sha256(content.encode()).hexdigest(), "seed": targets.spec.abc.seed}
+
+
+def _masked(config: dict[str, Any], priors: tuple[Prior, ...]) -> dict[str, Any]:
+    """A scenario with its free parameters blanked: every draw sets them, so their values in the
+    scenario change no draw (a baseline that adopts the posterior medians keeps its fit)."""
+    for p in priors:
+        *parents, leaf = p.path.split(".")
+        node = config
+        for part in parents:
+            node = node[part]
+        node[leaf] = None
+    return config
 
 
 def _check_out(out: Path, targets: Targets) -> bool:
@@ -253,7 +266,7 @@ def _make_abc(targets: Targets, sampler: Any, epsilon: float = math.inf) -> Any:
     })  # fmt: skip
     abc = targets.spec.abc
     return pyabc.ABCSMC(
-        Simulator(configs, targets.priors, fitted, targets.months, abc.seeds_per_draw),
+        Simulator(configs, targets.priors, fitted, targets.horizon_for(fitted), abc.seeds_per_draw),
         priors,
         Distance(fitted),
         population_size=abc.population,

@@ -268,6 +268,13 @@ class Targets:
         used = {s for t in targets for s in t.scenarios}
         return tuple(k for k in self.spec.scenarios if k in used)
 
+    def horizon_for(self, targets: tuple[Target, ...]) -> int:
+        """Months these targets need run: the last month they read, or the whole horizon when
+        one reads a summary. The model looks no month ahead, so month m of a shorter run is
+        month m of the full one (tested), and a fit to the pre-policy months runs only those."""
+        last = [term.last_month for t in targets for term in (t.first, t.second) if term]
+        return self.months if not last or min(last) == 0 else max(last)
+
 
 # ----------------------------------------------------------------------------- validation
 

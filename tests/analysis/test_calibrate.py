@@ -153,3 +153,41 @@ def test_the_next_generation_is_expected_to_cost_more_as_acceptance_falls():
     assert next_generation_cost(gens, 100) == pytest.approx(204)
     gens.append(Generation(2, 14.0, 100, 258, 562))  # acceptance 49% -> 39%: falls again
     assert next_generation_cost(gens, 100) == pytest.approx(258 * (258 / 204))
+
+
+def test_a_fit_runs_only_the_months_its_fitted_targets_read(tmp_path):
+    targets = load_targets(_file(tmp_path, 0.06, 1000.0))
+    fitted = targets.of_role("fitted")
+    assert targets.horizon_for(fitted) == 6  # "rate" reads a summary: the whole horizon
+    assert targets.horizon_for(fitted[1:]) == 6  # "need" reads months 1..6
+    shipped = load_targets(ROOT / "scenarios/calibration/shanghai_2020.yaml")
+    assert shipped.months == 24
+    assert shipped.horizon_for(shipped.of_role("fitted")) == 12  # the pre-policy year only
+    assert shipped.horizon_for(shipped.of_role("held_out")) == 24
+
+
+def test_month_m_of_a_shorter_run_is_month_m_of_the_full_run():
+    """What lets a fit stop at its targets' last month: the model looks no month ahead, even
+    with scheduled changes after the cut (packages/shanghai_2020 changes from month 13)."""
+    from simulation.runner import run_one
+    from simulation.scenario import load_scenario
+
+    cfg = load_scenario("packages/shanghai_2020", {"population.n_smes": 200})
+    full, short = run_one(cfg, 5, 18), run_one(cfg, 5, 12)
+    head = full.monthly[full.monthly.month <= 12].reset_index(drop=True)
+    pd.testing.assert_frame_equal(head, short.monthly, check_exact=True)
+
+
+def test_the_fit_survives_its_baseline_adopting_the_posterior_medians(tmp_path):
+    """A free parameter's value in the scenarios changes no draw, so a baseline that takes the
+    fitted values keeps its calibration; any other change is another calibration."""
+    from analysis.calibrate import fingerprint
+
+    targets = load_targets(_file(tmp_path, 0.06, 1000.0))
+    adopted = load_targets(_file(tmp_path, 0.06, 1000.0, seed=3))
+    for cfg in adopted.configs.values():  # the medians written into the scenario
+        cfg.bank.margin, cfg.population.sales_median = 0.021, 95.0
+    assert fingerprint(adopted) == fingerprint(targets)
+    for cfg in adopted.configs.values():  # a parameter that is not fitted
+        cfg.bank.fixed_cost = 2.0
+    assert fingerprint(adopted) != fingerprint(targets)
