@@ -164,6 +164,7 @@ def test_compare_over_posterior_draws_pairs_each_draw_and_seed(tmp_path):
 
 
 def test_the_committed_shanghai_calibration_is_consistent_with_its_targets_file():
+    from analysis.calibrate import _check_out
     from analysis.posterior import parameter_paths
     from simulation.scenario import SCENARIO_DIR
 
@@ -178,3 +179,5 @@ def test_the_committed_shanghai_calibration_is_consistent_with_its_targets_file(
     for p in summarise(posterior, targets.priors):
         section, name = p.path.split(".")
         assert cfg[section][name] == pytest.approx(p.median, rel=1e-5)
+    # the committed database is this file's calibration: the README command resumes from it
+    assert _check_out(fit, targets)

@@ -115,3 +115,17 @@ def test_resolved_scenario_is_what_a_run_records():
     raw = load_raw(SCENARIO_DIR / "levers/fee_waiver.yaml")
     assert ScenarioConfig.model_validate(raw) == cfg
     assert "base" not in library.show("levers/fee_waiver")
+
+
+def test_the_shanghai_baseline_holds_the_committed_posterior_medians():
+    """packages/ build on baselines/shanghai: it must carry the calibration's medians, exactly
+    as `scf calibrate` wrote them, and only the parameters the calibration fitted."""
+    calibrated = yaml.safe_load(
+        (SCENARIO_DIR / "calibration/shanghai_2020/calibrated.yaml").read_text("utf-8"))
+    baseline = yaml.safe_load((SCENARIO_DIR / "baselines/shanghai.yaml").read_text("utf-8"))
+    assert calibrated["base"] == "baselines/shanghai"
+    fitted = {(s, k): v for s, sec in calibrated.items() if isinstance(sec, dict)
+              for k, v in sec.items()}
+    held = {(s, k): v for s, sec in baseline.items() if isinstance(sec, dict) and s != "chain"
+            for k, v in sec.items()}
+    assert fitted and held == fitted

@@ -99,15 +99,19 @@ def test_late_payment_makes_more_smes_default():
 
 
 def test_package_brings_more_credit_and_more_borrowers_at_a_lower_rate():
-    pre = with_overrides(load_scenario("packages/pre_policy"), {"population.n_smes": 600})
+    """On the calibrated Shanghai baseline a few large borrowers carry the loan total (sizes:
+    log-sd 1.7, 7% of SMEs borrow): at 600 SMEs over 12 months the package's change in loans
+    was negative on 2 seeds of 6 (30 Nov 2026), so the claim is tested at 2,000 SMEs over 24
+    months, where it holds on every seed."""
+    pre = with_overrides(load_scenario("packages/pre_policy"), {"population.n_smes": 2000})
     package = load_scenario("packages/policy_package").model_dump(
         include={"guarantor", "bank", "payment"}
     )
     overrides = {f"{sec}.{k}": v for sec, d in package.items() for k, v in d.items()}
     for metric, sign in (("loan_balance", 1), ("borrowers", 1), ("avg_loan_rate", -1)):
-        d = paired(overrides, lambda s, m=metric: _get(s, m), 12, pre) * sign
+        d = paired(overrides, lambda s, m=metric: _get(s, m), 24, pre) * sign
         assert (d > 0).all(), (metric, d * sign)
-    guaranteed = paired(overrides, lambda s: s["volume_by_instrument"]["guaranteed_loan"], 12, pre)
+    guaranteed = paired(overrides, lambda s: s["volume_by_instrument"]["guaranteed_loan"], 24, pre)
     assert guaranteed.mean() > 0, guaranteed
 
 
