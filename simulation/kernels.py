@@ -126,6 +126,17 @@ def numpy_sum(a: np.ndarray) -> float:
 
 
 @compiled
+def chunked_sum(flat: np.ndarray, size: int) -> float:
+    """NumPy's sum of `flat` (contiguous) in chunks of `size` values, added in order: each
+    chunk's `numpy_sum`, then their running total as `np.cumsum` adds (0.0 if empty)."""
+    total = 0.0
+    for lo in range(0, len(flat), size):
+        part = 0.0 + pairwise_sum(flat, lo, min(size, len(flat) - lo))
+        total = part if lo == 0 else total + part
+    return total
+
+
+@compiled
 def post_transfer(balance, amount, src, src_scalar, dst, dst_scalar, scratch):
     """`Ledger.transfer` of the amounts (1-D, contiguous) from `src` to `dst` (each of one
     account or one per amount): returns (NumPy's sum of the amounts, whether one is negative;

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulation.kernels import chunked_sum
 from simulation.market import CREDIT, GUAR, N_INSTRUMENTS, Funded, at_cells
 
 _NO_CELLS = np.zeros(0, np.intp)
@@ -46,12 +47,7 @@ def strided_total(block: np.ndarray) -> float:
     contiguous block, so that a sparse book totals exactly as the full array did.
     """
     flat = np.ascontiguousarray(block).ravel()
-    size = max(np.getbufsize() // block.shape[1], 1) * block.shape[1]
-    whole = len(flat) // size * size
-    parts = flat[:whole].reshape(-1, size).sum(axis=1)
-    if whole < len(flat):
-        parts = np.append(parts, flat[whole:].sum())
-    return float(np.cumsum(parts)[-1]) if len(parts) else 0.0
+    return chunked_sum(flat, max(np.getbufsize() // block.shape[1], 1) * block.shape[1])
 
 
 class LoanBook:
@@ -127,12 +123,12 @@ class LoanBook:
             out += self.principal_due(s, instruments)
         return out
 
-    def debt_by_sme(self) -> np.ndarray:
-        """Per SME, everything it owes on its loans (principal and interest) and in fees."""
-        out = self.fee.sum(axis=1)
-        for c in self.cohorts:
-            out += np.bincount(c.sme, c.due, minlength=self.n)
-        return out
+    def dues(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every cohort's SMEs and amounts due, concatenated slot by slot, and where each
+        slot's cells end (for compiled sums over the book, e.g. each SME's debt)."""
+        cs = self.cohorts
+        ends = np.cumsum([len(c.sme) for c in cs])
+        return (np.concatenate([c.sme for c in cs]), np.concatenate([c.due for c in cs]), ends)
 
     def clear(self, s: int) -> None:
         """Empty a slot once it has settled."""

@@ -75,6 +75,12 @@ _AT = np.array([_ROW[k] for k in (
     "n_active", "n_need", "n_funded", "need", "funded", "sales", "cost", "loan_interest",
     "loan_volume", "lost_output", "sme_defaults", "guarantee_outstanding", "loan_balance",
     "borrowers", VOLUME_COLUMNS[0])], np.int64)
+# the monthly rows' keys after month and group: the table's, each instrument's cost, the rates
+_ROW_KEYS: tuple[str, ...] = (*_ROWS, *COST_COLUMNS, *record_loop.DERIVED)
+# where record_loop.derive reads each of its rows
+_DERIVE_AT = np.array([_ROW[k] for k in (
+    "n_funded", "n_need", "funded", "need", "cost", "sales", "loan_balance", "borrowers",
+    "n_active", "loan_interest", "loan_volume", VOLUME_COLUMNS[0])], np.int64)
 
 
 @dataclass
@@ -125,8 +131,9 @@ class Recorder:
             f.sme, f.instrument, f.amount, at_cells(r.rate, f),
             np.asarray(r.charges[f.sme, f.instrument], float), _IS_LOAN, self.codes,
             len(GROUPS))
-        names = (*_ROWS, *COST_COLUMNS)  # each instrument's all-in cost, from the cells
-        values = np.concatenate((table, cost_by)).T.tolist()  # by group
+        # each instrument's all-in cost, from the cells; then the rates (`_derive`, compiled)
+        derived = record_loop.derive(table, _DERIVE_AT, len(VOLUME_COLUMNS), m.term)
+        values = np.concatenate((table, cost_by, derived)).T.tolist()  # by group
         public = self.costs.month(r)  # fee subsidies, reimbursements and the levers' costs
         self.public_cost += public
         g = m.guarantor
@@ -142,13 +149,12 @@ class Recorder:
             "arrears_late": m.arrears[0],
             "arrears_enforced": m.arrears[0] - m.arrears[1],
         }
-        missing = dict.fromkeys(system, np.nan)  # system metrics are the "all" row's
+        keys = ("month", "group", *_ROW_KEYS, *system)
+        missing = (np.nan,) * len(system)  # system metrics are the "all" row's
+        system_values = tuple(system.values())
         for group, by_group in zip(GROUPS, values, strict=True):
-            row: dict[str, Any] = {"month": r.month, "group": group}
-            row.update(zip(names, by_group, strict=True))
-            _derive(row, m.term)
-            row.update(system if group == "all" else missing)
-            self.rows.append(row)
+            self.rows.append(dict(zip(keys, (r.month, group, *by_group, *(
+                system_values if group == "all" else missing)), strict=True)))
         self.status.append(status)
 
     def frame(self) -> pd.DataFrame:
@@ -226,7 +232,8 @@ def _share(a: float, b: float) -> float:
 
 
 def _derive(row: dict[str, Any], term: int) -> None:
-    """Rates from the month's (or run's) counts and volumes."""
+    """Rates from the month's (or run's) counts and volumes (the monthly rows take them from
+    its compiled twin, `record_loop.derive`)."""
     row["credit_access_rate"] = _share(row["n_funded"], row["n_need"])
     row["funded_share"] = _share(row["funded"], row["need"])
     # money paid for this finance over its life (annual rates run for the term)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from simulation import finance_loop
+from simulation import finance_loop, owners_loop
 from simulation import market as mk
 from simulation.agents import SME, Bank, CoreFirm, FactoringFirm, Guarantor
 from simulation.config import ALL_SECTORS, CHAIN_TYPES, ScenarioConfig
@@ -336,22 +336,17 @@ class SCFModel(mesa.Model):
         for bank in self.banks:
             bank.adapt()
         self.guarantor.adapt()
-        cash = self.ledger.view(0, self.n)
         # owners of a firm rationed within RETAIN_MONTHS keep its earnings in the business
         keep = self.month - self.last_short < RETAIN_MONTHS
-        excess = np.maximum(self.net_worth() - self.equity_target, 0.0) * (self.sme.alive & ~keep)
-        payout = np.minimum(self.cfg.population.payout_share * excess,
-                            np.maximum(cash - self.cash_target, 0.0))
-        idx = np.flatnonzero(payout > 0)
-        self.ledger.transfer(idx, self.ledger.outside, payout[idx], "owner_payout")
+        idx, payout = owners_loop.owner_payouts(
+            self.net_worth(), self.ledger.view(0, self.n), self.equity_target, self.cash_target,
+            self.sme.alive & ~keep, self.cfg.population.payout_share)
+        self.ledger.transfer(idx, self.ledger.outside, payout, "owner_payout")
 
     def net_worth(self) -> np.ndarray:
         """Each SME's net working capital: cash and receivables less loans, fees and payables
         due (what its owners have in the business)."""
-        net, n = self.net, self.n
-        claims = np.bincount(net.edge_seller, self.recv.sum(axis=1) + self.bills.sum(axis=1),
-                             minlength=n)
-        e2 = self.to_sme
-        payables = (np.bincount(net.edge_buyer[e2], self.recv[e2].sum(axis=1), minlength=n)
-                    + self.pay_out.sum(axis=1))
-        return self.ledger.view(0, n) + claims - payables - self.loans.debt_by_sme()
+        net, loans = self.net, self.loans
+        return owners_loop.net_worth(
+            self.ledger.view(0, self.n), net.edge_seller, net.edge_buyer, self.to_sme,
+            self.recv.T, self.bills.T, self.pay_out.T, loans.fee.T, *loans.dues())

@@ -1,0 +1,78 @@
+"""Each SME's net working capital and its owners' payout, in one compiled pass (numba).
+
+Net working capital is cash and receivables (trade credit and bills due in) less loans, fees and
+payables due; owners take out a share of it above the firm's equity target, within its cash above
+the cash target. Every sum adds in the order of the NumPy version it replaced (`Model.net_worth`
+as it was: row sums over the payment horizon one by one, as NumPy sums a column-major block's
+rows, or pairwise where NumPy had copied the rows; per-SME sums as `np.bincount`; the loan book's
+cohorts added slot by slot), so net worth and payouts are its numbers bit for bit
+(tests/simulation/test_kernels.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulation.kernels import compiled, pairwise_sum
+
+
+@compiled
+def net_worth(cash, edge_seller, edge_buyer, to_sme, recv_t, bills_t, pay_out_t, fee_t,
+              due_sme, due, due_ends):
+    """Per SME: cash + claims - payables - debt. `recv_t`, `bills_t` are (horizon, edges),
+    `pay_out_t` (horizon, SMEs) and `fee_t` (slots, SMEs), C-contiguous; the loan book's
+    cohorts are concatenated (`due_sme`, `due`), cohort k ending at `due_ends[k]`."""
+    n = len(cash)
+    horizon, n_edges = recv_t.shape
+    claims = np.zeros(n)
+    for e in range(n_edges):
+        r, b = recv_t[0, e], bills_t[0, e]
+        for h in range(1, horizon):
+            r += recv_t[h, e]
+            b += bills_t[h, e]
+        claims[edge_seller[e]] += r + b
+    # (NumPy copied the rows of the SME-to-SME edges before summing them: pairwise)
+    owed = np.zeros(n)
+    row = np.empty(horizon)
+    for e in to_sme:
+        for h in range(horizon):
+            row[h] = recv_t[h, e]
+        owed[edge_buyer[e]] += 0.0 + pairwise_sum(row, 0, horizon)
+    debt = fee_t[0].copy()
+    for s in range(1, fee_t.shape[0]):
+        debt += fee_t[s]
+    cohort = np.empty(n)
+    lo = 0
+    for hi in due_ends:
+        cohort[:] = 0.0
+        for c in range(lo, hi):
+            cohort[due_sme[c]] += due[c]
+        debt += cohort
+        lo = hi
+    out = np.empty(n)
+    for i in range(n):
+        pay = pay_out_t[0, i]
+        for h in range(1, horizon):
+            pay += pay_out_t[h, i]
+        out[i] = cash[i] + claims[i] - (owed[i] + pay) - debt[i]
+    return out
+
+
+@compiled
+def owner_payouts(worth, cash, equity_target, cash_target, eligible, payout_share):
+    """The SMEs whose owners take money out (ascending) and the amounts: `payout_share` of net
+    worth above `equity_target` for the `eligible`, within cash above `cash_target`."""
+    amount = np.empty(len(cash))
+    idx = np.empty(len(cash), np.int64)
+    k = 0
+    for i in range(len(cash)):
+        if not eligible[i]:
+            continue
+        excess = worth[i] - equity_target[i]
+        room = cash[i] - cash_target[i]
+        pay = min(payout_share * excess, room)
+        if excess > 0.0 and room > 0.0 and pay > 0.0:  # (NaN pays nothing, as in NumPy)
+            idx[k] = i
+            amount[k] = pay
+            k += 1
+    return idx[:k], amount[:k]
