@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from simulation import finance_loop, owners_loop
+from simulation import finance_loop, needs_loop, owners_loop
 from simulation import market as mk
 from simulation.agents import SME, Bank, CoreFirm, FactoringFirm, Guarantor
 from simulation.config import ALL_SECTORS, CHAIN_TYPES, ScenarioConfig
@@ -271,24 +271,15 @@ class SCFModel(mesa.Model):
         outlay = np.maximum(pop.cost_share * sales - inputs, 0.0)
         return sales, outlay, inputs
 
-    def _obligations(self, h: int, s: int) -> tuple[np.ndarray, np.ndarray]:
-        """What each SME owes and is owed at this month's settlement."""
-        net = self.net
-        owed = (self.loans.due_by_sme(s) + self.loans.fee[:, s] + self.pay_out[:, h]
-                + np.bincount(net.edge_buyer[self.to_sme], self.recv[self.to_sme, h],
-                              minlength=self.n))
-        due_in = np.bincount(net.edge_seller, self.recv[:, h] + self.bills[:, h],
-                             minlength=self.n)
-        return owed, due_in
-
     def _needs(self, outlay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Financing need: the outlay plus any settlement shortfall, beyond cash in hand."""
-        owed, due_in = self._obligations(self.month % self.horizon,
-                                         self.loans.mature_slot(self.month))
-        reserve = np.maximum(owed - due_in, 0.0)
-        cash = self.ledger.view(0, self.n)
-        need = np.maximum(outlay + reserve - cash, 0.0) * self.sme.alive
-        return need, reserve
+        """Financing need: the outlay plus any settlement shortfall (what each SME owes less
+        what it is owed at this month's settlement), beyond cash in hand."""
+        h, s = self.month % self.horizon, self.loans.mature_slot(self.month)
+        c, net = self.loans.cohorts[s], self.net
+        return needs_loop.needs(outlay, self.ledger.view(0, self.n), self.sme.alive, c.sme,
+                                c.due, self.loans.fee[:, s], self.pay_out[:, h],
+                                net.edge_seller, net.edge_buyer, self.to_sme, self.recv[:, h],
+                                self.bills[:, h])
 
     def _finance(self, need: np.ndarray, sales: np.ndarray, inputs: np.ndarray):
         """Confirmations, bills, offers and clearing."""

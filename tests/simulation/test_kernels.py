@@ -673,3 +673,48 @@ def test_compiled_rates_of_the_monthly_rows_are_the_python_ones():
                 _bits(np.array(row[k])), _bits(np.array(want[k]))), (row["month"], k)
         empty += any(np.isnan(row[k]) for k in DERIVED)
     assert len(m.recorder.rows) == 200 and empty > 0
+
+
+# ---------------------------------------------------------------- financing needs
+
+
+def _needs_plain(model, outlay):
+    """Needs and reserves in NumPy, as before they were compiled (model.py at 9f467f9)."""
+    net, n = model.net, model.n
+    h, s = model.month % model.horizon, model.loans.mature_slot(model.month)
+    c = model.loans.cohorts[s]
+    owed = (np.bincount(c.sme, c.due, minlength=n) + model.loans.fee[:, s] + model.pay_out[:, h]
+            + np.bincount(net.edge_buyer[model.to_sme], model.recv[model.to_sme, h],
+                          minlength=n))
+    due_in = np.bincount(net.edge_seller, model.recv[:, h] + model.bills[:, h], minlength=n)
+    reserve = np.maximum(owed - due_in, 0.0)
+    need = np.maximum(outlay + reserve - model.ledger.view(0, n), 0.0) * model.sme.alive
+    return need, reserve
+
+
+@pytest.mark.parametrize(("scenario", "overrides"), [
+    ("packages/policy_package", {"population.pd_mean": 0.08}),
+    ("levers/supply_chain_bills", {"payment.term_months": 6, "payment.late_months": 3}),
+    ("baselines/shanghai", {}),
+])
+def test_compiled_needs_are_the_numpy_ones(monkeypatch, scenario, overrides):
+    """Every month of a run (loans, fees, late payments and bills falling due; firms failing),
+    the compiled needs and reserves equal the NumPy ones bit for bit."""
+    from simulation import needs_loop
+
+    m = SCFModel(load_scenario(scenario, {"population.n_smes": 700, **overrides}), seed=7)
+    original = needs_loop.needs
+    reserves = []
+
+    def spy(outlay, *args):
+        got = original(outlay, *args)
+        want = _needs_plain(m, outlay)
+        for a, b in zip(got, want, strict=True):
+            assert np.array_equal(_bits(a), _bits(b)), m.month
+        reserves.append(float(got[1].sum()))
+        return got
+
+    monkeypatch.setattr(needs_loop, "needs", spy)
+    for _ in range(24):
+        m.step()
+    assert len(reserves) == 24 and max(reserves) > 0 and not m.sme.alive.all()
