@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from analysis.targets import Prior, Target, Targets
-from simulation.config import ScenarioConfig
+from simulation.config import ScenarioConfig, set_dotted
 from simulation.scenario import ConfigError
 
 DB_NAME, STATE_NAME = "abc.db", "calibration.json"
@@ -215,11 +215,7 @@ def _masked(config: dict[str, Any], priors: tuple[Prior, ...]) -> dict[str, Any]
     """A scenario with its free parameters blanked: every draw sets them, so their values in the
     scenario change no draw (a baseline that adopts the posterior medians keeps its fit)."""
     for p in priors:
-        *parents, leaf = p.path.split(".")
-        node = config
-        for part in parents:
-            node = node[part]
-        node[leaf] = None
+        set_dotted(config, p.path, None)
     return config
 
 

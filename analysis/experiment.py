@@ -25,7 +25,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analysis.store import run_id, scenario_id
-from simulation.config import ScenarioConfig
+from simulation.config import ScenarioConfig, get_dotted
 from simulation.scenario import (
     SCENARIO_DIR,
     SUFFIXES,
@@ -352,13 +352,6 @@ def _text(value: Any) -> str:
 # ----------------------------------------------------------------------------- expansion
 
 
-def _at(config: dict[str, Any], path: str) -> Any:
-    node: Any = config
-    for part in path.split("."):
-        node = node[part]
-    return node
-
-
 def expand(
     experiment: Experiment, source: str, name: str, text: str = "", base_dir: Path | None = None
 ) -> Plan:
@@ -403,7 +396,7 @@ def expand(
         config["months"] = months
         sid = scenario_id(config, months)
         # the values as the schema resolved them (typed), not as written (`1` for `true`)
-        params = {path: _at(config, path) for path in {**experiment.overrides, **point}}
+        params = {path: get_dotted(config, path) for path in {**experiment.overrides, **point}}
         variant = _variant(scenario, experiment.sweep, index, {k: params[k] for k in point})
         for seed in experiment.seeds:
             specs.append(

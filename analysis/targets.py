@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from simulation.config import ScenarioConfig
+from simulation.config import ScenarioConfig, get_dotted
 from simulation.scenario import SCENARIO_DIR, ConfigError, load_scenario, parameter, resolve_path
 from simulation.yaml_input import as_mapping, parse_yaml, read_text
 
@@ -409,7 +409,7 @@ def _configs(source: str, spec: TargetsSpec, priors: tuple[Prior, ...],
     baseline = configs.pop("baseline").model_dump()
     for p in priors:  # a scenario that sets a free parameter itself would be overwritten
         for key, cfg in configs.items():
-            here, there = _at(cfg.model_dump(), p.path), _at(baseline, p.path)
+            here, there = get_dotted(cfg.model_dump(), p.path), get_dotted(baseline, p.path)
             if here != there:
                 raise ConfigError(
                     f"{source}: parameters.{p.path}: scenario {key} sets it ({here!r}, baseline "
@@ -417,12 +417,6 @@ def _configs(source: str, spec: TargetsSpec, priors: tuple[Prior, ...],
     months = {cfg.months for cfg in configs.values()}
     horizon = spec.months or max(months)
     return configs, horizon
-
-
-def _at(data: dict[str, Any], path: str) -> Any:
-    for part in path.split("."):
-        data = data[part]
-    return data
 
 
 def load_targets(name: str | Path) -> Targets:

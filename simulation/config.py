@@ -354,7 +354,7 @@ class ScenarioConfig(Section):
                 if any(path == f or (f.endswith(".") and path.startswith(f))
                        for f in FIXED_IN_RUN):
                     raise ValueError(f"schedule[{i}].set.{path}: cannot change during a run")
-                if not _set_dotted(data, path, value):
+                if not set_dotted(data, path, value):
                     raise ValueError(f"schedule[{i}].set.{path}: unknown parameter")
             try:
                 ScenarioConfig.model_validate(data)
@@ -372,11 +372,19 @@ class ScenarioConfig(Section):
         data = self.model_dump(mode="python")
         for change in due:
             for path, value in change.set.items():
-                _set_dotted(data, path, value)
+                set_dotted(data, path, value)
         return ScenarioConfig.model_validate(data)
 
 
-def _set_dotted(data: dict[str, Any], path: str, value: Any) -> bool:
+def get_dotted(data: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path of a dumped config (KeyError if there is none)."""
+    node: Any = data
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def set_dotted(data: dict[str, Any], path: str, value: Any) -> bool:
     """Replace the value at an existing dotted path of a dumped config; False if none is there."""
     *head, last = path.split(".")
     node = data
