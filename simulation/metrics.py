@@ -77,6 +77,12 @@ _AT = np.array([_ROW[k] for k in (
     "borrowers", VOLUME_COLUMNS[0])], np.int64)
 # the monthly rows' keys after month and group: the table's, each instrument's cost, the rates
 _ROW_KEYS: tuple[str, ...] = (*_ROWS, *COST_COLUMNS, *record_loop.DERIVED)
+_N_GROUP_KEYS = len(_ROW_KEYS)
+# every key of a monthly row after month and group: the groups', then the system's (their
+# values are the "all" row's, NaN on the other rows), as `Recorder.values` keeps them
+_KEYS: tuple[str, ...] = (*_ROW_KEYS, *SYSTEM_METRICS, "arrears_late", "arrears_enforced")
+_KEY = {name: i for i, name in enumerate(_KEYS)}
+_MONTHLY_AT = np.array([_KEY[k] for k in MONTHLY_METRICS], np.int64)
 # where record_loop.derive reads each of its rows
 _DERIVE_AT = np.array([_ROW[k] for k in (
     "n_funded", "n_need", "funded", "need", "cost", "sales", "loan_balance", "borrowers",
@@ -113,7 +119,8 @@ class Recorder:
         # each SME's group in each breakdown, as an index into GROUPS
         self.codes = np.stack((self.group_of, 1 + len(ROLE_NAMES) + size,
                                1 + len(ROLE_NAMES) + len(SIZE_NAMES) + risk)).astype(np.int64)
-        self.rows: list[dict[str, Any]] = []
+        self.months: list[int] = []
+        self._values = np.empty((0, len(GROUPS), len(_KEYS)))  # grown by `_next_block`
         self.status: list[np.ndarray] = []
         self.public_cost = 0.0
         self.costs = LeverCosts(model)  # every lever's public cost, item by item
@@ -133,49 +140,78 @@ class Recorder:
             len(GROUPS))
         # each instrument's all-in cost, from the cells; then the rates (`_derive`, compiled)
         derived = record_loop.derive(table, _DERIVE_AT, len(VOLUME_COLUMNS), m.term)
-        values = np.concatenate((table, cost_by, derived)).T.tolist()  # by group
         public = self.costs.month(r)  # fee subsidies, reimbursements and the levers' costs
         self.public_cost += public
         g = m.guarantor
-        system = {
-            "guarantor_leverage": g.outstanding / g.capital if g.capital > 0 else 0.0,
-            "guarantee_payout_rate": g.payout_rate,
-            "guarantor_outreach": g.outreach,
-            "bank_npl_ratio": _ratio(sum(b.bad.sum() for b in m.banks),
-                                     sum(b.matured.sum() for b in m.banks)),
-            "confirmations_outstanding": float(m.core_conf.sum()),
-            "public_cost": public,
-            "ledger_residual": m.ledger.residual,
-            "arrears_late": m.arrears[0],
-            "arrears_enforced": m.arrears[0] - m.arrears[1],
-        }
-        keys = ("month", "group", *_ROW_KEYS, *system)
-        missing = (np.nan,) * len(system)  # system metrics are the "all" row's
-        system_values = tuple(system.values())
-        for group, by_group in zip(GROUPS, values, strict=True):
-            self.rows.append(dict(zip(keys, (r.month, group, *by_group, *(
-                system_values if group == "all" else missing)), strict=True)))
+        block = self._next_block(r.month)
+        n_table, n_cost = len(table), len(cost_by)
+        block[:, :n_table] = table.T
+        block[:, n_table:n_table + n_cost] = cost_by.T
+        block[:, n_table + n_cost:_N_GROUP_KEYS] = derived.T
+        # the system metrics, in `_KEYS`' order, are the "all" row's (NaN on the groups' rows)
+        block[0, _N_GROUP_KEYS:] = (
+            g.outstanding / g.capital if g.capital > 0 else 0.0,
+            g.payout_rate,
+            g.outreach,
+            _ratio(sum(b.bad.sum() for b in m.banks), sum(b.matured.sum() for b in m.banks)),
+            float(m.core_conf.sum()),
+            public,
+            m.ledger.residual,
+            m.arrears[0],
+            m.arrears[0] - m.arrears[1],
+        )
+        block[1:, _N_GROUP_KEYS:] = np.nan
         self.status.append(status)
 
+    def _next_block(self, month: int) -> np.ndarray:
+        """The (groups, keys) block of a new month's values, the store grown as needed."""
+        t = len(self.months)
+        if t == len(self._values):
+            grown = np.empty((max(2 * t, 12), len(GROUPS), len(_KEYS)))
+            grown[:t] = self._values
+            self._values = grown
+        self.months.append(month)
+        return self._values[t]
+
+    @property
+    def values(self) -> np.ndarray:
+        """The monthly rows' values, (months, groups, keys) in `_KEYS`' order."""
+        return self._values[:len(self.months)]
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """The monthly rows as dicts (month, group, then `_KEYS`), month by month."""
+        return [dict(zip(("month", "group", *_KEYS), (month, group, *values), strict=True))
+                for month, by_group in zip(self.months, self.values.tolist(), strict=True)
+                for group, values in zip(GROUPS, by_group, strict=True)]
+
     def frame(self) -> pd.DataFrame:
-        df = pd.DataFrame(self.rows)
-        return df[["month", "group", *MONTHLY_METRICS]]
+        """The monthly rows as a tidy frame: month, group, then `MONTHLY_METRICS`."""
+        n_months = len(self.months)
+        flat = self.values.reshape(n_months * len(GROUPS), len(_KEYS))
+        columns = {"month": np.repeat(np.array(self.months, np.int64), len(GROUPS)),
+                   "group": np.tile(np.array(GROUPS, object), n_months)}
+        columns.update(zip(MONTHLY_METRICS, flat[:, _MONTHLY_AT].T, strict=True))
+        return pd.DataFrame(columns)
 
     def summary(self) -> dict[str, Any]:
         """The run's totals and rates, overall and by group.
 
-        Sums over months add in NumPy's order, as pandas adds a float column (the row
-        dicts are read straight, without building a frame: tests/simulation/test_model.py).
+        Sums over months add in NumPy's order, as pandas adds a float column (each group's
+        months are summed as one contiguous run: tests/simulation/test_model.py).
         """
-        rows, m = self.rows, self.model
+        m, values = self.model, self.values
+        months = np.array(self.months)
+        # (groups, keys, months): each group's and key's months contiguous, summed pairwise
+        summed = _by_group_and_key(values, _SUMMED_AT).sum(axis=2).tolist()
+        end = months > months.max() - 3
+        end_sums = _by_group_and_key(values[end], _END_AT).sum(axis=2).tolist()
+        n_end = int(end.sum())
         out: dict[str, Any] = {}
         by_group: dict[str, dict[str, Any]] = {}
-        last = max(row["month"] for row in rows)
         for gi, group in enumerate(GROUPS):
-            sub = rows[gi::len(GROUPS)]  # the group's rows, month by month
-            row = {k: _total([r[k] for r in sub]) for k in _SUMMED}
-            end = [r for r in sub if r["month"] > last - 3]
-            row.update({k: _total([r[k] for r in end]) / len(end) for k in _END_MEANS})
+            row = dict(zip(_SUMMED, summed[gi], strict=True))
+            row.update({k: v / n_end for k, v in zip(_END_MEANS, end_sums[gi], strict=True)})
             _derive(row, m.term)
             res = {k: row[k] for k in (*GROUP_METRICS, *RUN_TOTALS) if k in row}
             res["volume_by_instrument"] = {k: row[f"vol_{k}"] for k in INSTRUMENTS}
@@ -189,15 +225,16 @@ class Recorder:
         g = m.guarantor
         g_out = m.loans.outstanding(4)
         firms = int((g_out > 0).sum())
-        # (a system metric is NaN on the groups' rows: a frame's sum counts those as zeros)
-        late, enforced = (_total([0.0 if np.isnan(r[k]) else r[k] for r in rows])
+        # (a system metric is NaN on the groups' rows: a frame's sum counts those as zeros,
+        # over every row in order)
+        late, enforced = (float(np.nan_to_num(values[:, :, _KEY[k]].ravel(), nan=0.0).sum())
                           for k in ("arrears_late", "arrears_enforced"))
         out.update({
             "guarantor_leverage": g.outstanding / g.capital if g.capital > 0 else 0.0,
             "guarantee_payout_rate": g.payout_rate,
             "guarantor_outreach": g.outreach,
             "guarantor_binding": g.binding,
-            "bank_npl_ratio": float(rows[-len(GROUPS)]["bank_npl_ratio"]),
+            "bank_npl_ratio": float(values[-1, 0, _KEY["bank_npl_ratio"]]),
             "confirmations_outstanding": float(m.core_conf.sum()),
             "public_cost": self.public_cost,
             "ledger_residual": m.ledger.residual,
@@ -210,6 +247,11 @@ class Recorder:
         return {k: out[k] for k in (*SUMMARY_KEYS, "by_group")}
 
 
+def _by_group_and_key(values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """values[:, :, at] as a contiguous (groups, keys, months) array."""
+    return np.ascontiguousarray(values[:, :, at].transpose(1, 2, 0))
+
+
 # a run's summary adds these over its months, and averages these over its last quarter
 _SUMMED: tuple[str, ...] = (
     "n_need", "n_funded", "need", "funded", "sales", "cost", "loan_interest", "loan_volume",
@@ -217,9 +259,9 @@ _SUMMED: tuple[str, ...] = (
 _END_MEANS: tuple[str, ...] = ("n_active", "loan_balance", "borrowers", "guarantee_outstanding")
 
 
-def _total(values: list[float]) -> float:
-    """NumPy's sum of `values` (pairwise), which is how pandas adds a frame's float column."""
-    return float(np.array(values, dtype=float).sum())
+# where the summary reads them in the monthly rows' values
+_SUMMED_AT = np.array([_KEY[k] for k in _SUMMED], np.int64)
+_END_AT = np.array([_KEY[k] for k in _END_MEANS], np.int64)
 
 
 def _ratio(a: float, b: float) -> float:
