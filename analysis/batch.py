@@ -1,8 +1,9 @@
 """Run an experiment's plan on dask.distributed into a results store, resumably.
 
-The client submits one task per run still missing from the store; each task calls the pure
-`run_one` on a worker and returns its tables; the client writes each run as it completes (so
-workers need no shared disk). Runs already stored, or recorded as failed, are skipped; a run
+The client submits the runs still missing from the store in chunks of a few runs
+(analysis/chunks.py); each task calls the pure `run_one` on a worker for each run of its chunk
+and returns each run's encoded store file; the client writes each run as its chunk completes
+(so workers need no shared disk). Runs already stored, or recorded as failed, are skipped; a run
 that raises is recorded with its error and the batch goes on. Because a run's numbers depend
 only on (configuration, seed, months), the store is the same with 1 worker, N workers, a remote
 cluster, or after any number of interruptions.
@@ -32,6 +33,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from analysis.chunks import check_chunk_size, chunk_sizes, one_line, split
 from analysis.cluster import dask_client
 from analysis.experiment import Plan, RunSpec
 from analysis.outputs import check_output_dir, run_bytes, write_errors
@@ -41,11 +43,6 @@ from simulation.scenario import ConfigError
 
 Task = Callable[[dict[str, Any]], dict[str, Any]]
 KEPT = "the runs finished so far are kept: make room and run the same command again"
-
-
-def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def execute(meta: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +61,7 @@ def execute(meta: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # a failed run is a result to record
         out = {
             "ok": False,
-            "error": _one_line(exc),
+            "error": one_line(exc),
             "traceback": traceback.format_exc(),
         }
     timing = {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}
@@ -186,16 +183,20 @@ def run_plan(
     retry_failed: bool = False,
     progress: bool = True,
     task: Task | None = None,
+    chunk_size: int | None = None,
 ) -> BatchReport:
     """Compute every run of `plan` missing from the store at `out`.
 
     `workers=0` runs in this process without Dask; otherwise a LocalCluster of `workers`
     processes (default: one per core), or the cluster at `scheduler` (tcp://HOST:PORT).
+    `chunk_size`: runs per Dask task (None: chosen from the runs and workers; see
+    analysis/chunks.py); it changes nothing stored.
     """
     if workers is not None and scheduler is not None:
         raise ConfigError("give --workers or --scheduler, not both")
     if workers is not None and workers < 0:
         raise ConfigError(f"--workers: must be >= 0 (got {workers})")
+    check_chunk_size(chunk_size)
     Store.check_target(out)
     start = time.perf_counter()
     unique = list({s.run_id: s for s in plan.specs}.values())
@@ -235,7 +236,9 @@ def run_plan(
                         return _results_serial(todo, task)
                     local = None if scheduler else workers or os.cpu_count() or 1
                     pairs = [(s, s.meta()) for s in todo]
-                    return results_dask(client, pairs, task, stop, local)
+                    n = local or len(client.scheduler_info()["workers"])
+                    chunks = split(pairs, chunk_sizes(len(pairs), n, chunk_size))
+                    return results_dask(client, chunks, task, stop, local)
 
                 for spec, outcome in _until_interrupted(results):
                     with write_errors(out, KEPT):  # a full disk: one line, finished runs kept

@@ -109,6 +109,12 @@ def local_cluster(n: int) -> Any:
         # a run whose worker dies while running it more than 3 times is given up on
         # (KilledWorker), recorded as failed with that reason (analysis/watch.py)
         "distributed.scheduler.allowed-failures": 3,
+        # a worker holds only the task it runs (Dask's default 1.1 queues a second one on it):
+        # when a worker dies, every task it holds counts a failure, so a run that kills its
+        # worker would take an innocent neighbour down with it (measured: a run queued behind
+        # a poisonous one ended as KilledWorker). The round trip to fetch the next task is
+        # negligible beside a chunk of runs (analysis/chunks.py)
+        "distributed.scheduler.worker-saturation": 1.0,
     }
     if _has_fork_server():
         options["distributed.worker.multiprocessing-method"] = "forkserver"

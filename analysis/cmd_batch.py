@@ -58,6 +58,14 @@ def batch(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="show a progress bar")
     ] = True,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-size",
+            help="runs per Dask task, 1 to 10,000 (default: chosen from the runs and workers, "
+            "at most 8, down to 1 at the end; changes nothing stored)",
+        ),
+    ] = None,
 ) -> None:
     """Run an experiment into a results store."""
     if workers != 0 and scheduler is None:
@@ -75,6 +83,7 @@ def batch(
             scheduler=scheduler,
             retry_failed=retry_failed,
             progress=progress,
+            chunk_size=chunk_size,
         )
     typer.echo(
         f"{plan.name}: {report.planned} runs, {report.ok_total} ok, {report.failed_total} "

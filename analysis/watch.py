@@ -1,6 +1,7 @@
 """Collecting a batch's results from Dask while watching the cluster: Ctrl-C, worker storms.
 
-`results_dask` yields each run's outcome as it completes, and while it waits it:
+`results_dask` submits the runs in chunks (analysis/chunks.py), yields each run's outcome as
+its chunk completes, and while it waits it:
 
 - checks the stop flag (set by Ctrl-C) every `TICK` seconds, so an interrupted batch stops
   within a second even when no run completes any more;
@@ -10,9 +11,12 @@
 - gives up when no worker has been up for `NO_WORKER_SECONDS`: the runs left are reported as
   lost (not recorded: they stay pending and the next batch runs them).
 
-A run whose worker died while running it more than the scheduler's `allowed-failures` times
-(3 by default) comes back as KilledWorker: it is recorded as failed with that reason, and the
-batch goes on with the rest (`--retry-failed` runs it again).
+A chunk of several runs that fails as a whole (its worker died more than the scheduler's
+`allowed-failures` times, 3 by default: KilledWorker; or the cluster lost it) is not blamed on
+its runs: each of them is submitted again on its own, so that one run that kills its worker does
+not take its neighbours down with it. A single run whose worker died while running it more than
+`allowed-failures` times comes back as KilledWorker: it is recorded as failed with that reason,
+and the batch goes on with the rest (`--retry-failed` runs it again).
 """
 
 from __future__ import annotations
@@ -24,32 +28,26 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from analysis.chunks import one_line, run_chunk
+
 TICK = 0.25  # seconds between checks of the stop flag while waiting
 HEAL_SECONDS = 3.0  # how often a local cluster short of workers is asked for them again
 NO_WORKER_SECONDS = 60.0  # with no worker up this long, the batch stops waiting
 
 
-def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def outcome(future: Any) -> dict[str, Any]:
-    """What a finished future says about its run: the task's own result, a run that killed its
-    workers (failed, recorded), or a run the cluster lost (pending, run again next time)."""
+def failure_outcome(exc: BaseException) -> dict[str, Any]:
+    """What a single run's failed task says about it: a run that killed its workers (failed,
+    recorded), or a run the cluster lost (pending, run again next time)."""
     from distributed import KilledWorker
 
-    try:
-        return future.result()
-    except KilledWorker as exc:
+    if isinstance(exc, KilledWorker):
         return {
             "ok": False,
             "error": "KilledWorker: every worker that ran it died (the scheduler's "
             "allowed-failures were used up); --retry-failed runs it again",
             "traceback": str(exc),
         }
-    except Exception as exc:  # the cluster, not the model, failed: retried next time
-        return {"ok": False, "lost": True, "error": _one_line(exc)}
+    return {"ok": False, "lost": True, "error": one_line(exc)}
 
 
 class _Watch:
@@ -83,32 +81,30 @@ class _Watch:
 
 def results_dask[S](
     client: Any,
-    todo: list[tuple[S, dict[str, Any]]],
+    chunks: list[list[tuple[S, dict[str, Any]]]],
     task: Callable[[dict[str, Any]], dict[str, Any]],
     stop: threading.Event,
     wanted: int | None = None,
 ) -> Iterator[tuple[S, dict[str, Any]]]:
-    """(spec, outcome) for every (spec, meta) of `todo`, as the runs complete on `client`.
+    """(spec, outcome) for every (spec, meta) of `chunks`, each chunk one task on `client`,
+    yielded as the chunks complete.
 
     `wanted`: the number of workers of a local cluster to keep up (None for a remote cluster,
     whose workers come and go on their own). Raises KeyboardInterrupt when `stop` is set.
     """
-    from distributed import as_completed
-
-    futures = {
-        client.submit(task, meta, key=f"scf-run-{meta['run_id']}", pure=False): spec
-        for spec, meta in todo
-    }
+    futures: dict[Any, list[tuple[S, dict[str, Any]]]] = {}
     done: queue.Queue[Any] = queue.Queue()
 
-    def feed() -> None:
-        try:
-            for future in as_completed(list(futures), loop=client.loop):
-                done.put(future)
-        except Exception:  # noqa: S110 - the client closed: the consumer stops anyway
-            pass
+    def submit(chunk: list[tuple[S, dict[str, Any]]]) -> None:
+        first = chunk[0][1]["run_id"]
+        key = f"scf-run-{first}" if len(chunk) == 1 else f"scf-chunk-{first}-{len(chunk)}"
+        metas = [meta for _, meta in chunk]
+        future = client.submit(run_chunk, task, metas, key=key, pure=False)
+        futures[future] = chunk
+        future.add_done_callback(done.put)  # called in a thread of the client's
 
-    threading.Thread(target=feed, name="scf-results", daemon=True).start()
+    for chunk in chunks:
+        submit(chunk)
     watch = _Watch(client, wanted)
     last_check = time.monotonic()
     try:
@@ -119,19 +115,28 @@ def results_dask[S](
                 last_check = time.monotonic()
                 reason = watch.check()
                 if reason is not None:
-                    for spec in list(futures.values()):
+                    left = [spec for chunk in futures.values() for spec, _ in chunk]
+                    for spec in left:
                         yield spec, {"ok": False, "lost": True, "error": reason}
                     return
             try:
                 future = done.get(timeout=TICK)
             except queue.Empty:
                 continue
-            spec = futures.pop(future, None)
-            if spec is None:
+            chunk = futures.pop(future, None)
+            if chunk is None:
                 continue
-            out = outcome(future)
+            try:
+                outcomes = future.result()
+            except Exception as exc:
+                outcomes = None if len(chunk) > 1 else [failure_outcome(exc)]
             future.release()
-            yield spec, out
+            if outcomes is None:  # the chunk failed as a whole: its runs again, one by one
+                for pair in chunk:
+                    submit([pair])
+                continue
+            for (spec, _), out in zip(chunk, outcomes, strict=True):
+                yield spec, out
     finally:
         if futures:
             with contextlib.suppress(Exception):  # the cluster is going away anyway

@@ -281,10 +281,12 @@ def test_identical_results_on_1_and_2_workers_and_a_remote_cluster(
     )
 
 
-def interrupt_after(path: Path, out: Path, runs: int, sig: signal.Signals) -> tuple[int, str]:
+def interrupt_after(
+    path: Path, out: Path, runs: int, sig: signal.Signals, *extra: str
+) -> tuple[int, str]:
     """Start `scf batch` on 2 local workers, send `sig` once `runs` runs are stored."""
     proc = subprocess.Popen(
-        [*SCF, "batch", str(path), "--out", str(out), "--workers", "2", "--no-progress"],
+        [*SCF, "batch", str(path), "--out", str(out), "--workers", "2", "--no-progress", *extra],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
