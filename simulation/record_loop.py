@@ -9,55 +9,106 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.kernels import cell_group_sums, compiled, group_table, numpy_sum
+from simulation.kernels import cell_group_sums, column_block_sums, compiled, pairwise_runs
 
 # rows of the column matrix, by position in the `at` array handed to `month_table`
 (N_ACTIVE, N_NEED, N_FUNDED, NEED, FUNDED, SALES, COST, LOAN_INTEREST, LOAN_VOLUME,
  LOST_OUTPUT, SME_DEFAULTS, GUARANTEE_OUTSTANDING, LOAN_BALANCE, BORROWERS, VOLUME0) = range(15)
 
 
+# SMEs per run of `month_table`: NumPy's pairwise sum adds runs of up to 128 values in place
+_RUN = 128
+
+
 @compiled
 def month_table(at, n_rows, need, alive, sales, delivered, defaulted, g_out, balance,
                 small_cap, sme, inst, amount, rate, charge, is_loan, codes, n_groups):
-    """The month's (rows, n) column matrix totalled by group (column 0 "all"), each
-    instrument's all-in cost by group, and each SME's status code (no need, funded, rationed,
-    defaulted). Cells (sme, inst, amount, rate, charge) are the funded ones, in cell order."""
+    """The month's per-SME columns totalled by group, (rows, groups) with column 0 "all";
+    each instrument's all-in cost by group; each SME's status code (no need, funded, rationed,
+    defaulted). Cells (sme, inst, amount, rate, charge) are the funded ones, in cell order
+    (SMEs ascending).
+
+    No (rows, n) column matrix is built: the SMEs are taken in runs of at most 128, in the
+    order NumPy's pairwise sum of a row splits it (`kernels.pairwise_runs`); each run's columns
+    are worked out into a small buffer, added to their groups SME by SME (as `np.bincount`
+    adds) and summed as NumPy sums that stretch of the row, the runs' sums combined as NumPy
+    combines them. So the table is the one of the column matrix, bit for bit."""
     n = len(need)
-    x = np.zeros((n_rows, n))
-    funded_tot = np.zeros(n)
-    cell_cost = np.empty(len(amount))
-    for c in range(len(amount)):
-        i, k, f, r = sme[c], inst[c], amount[c], rate[c]
-        finite = np.isfinite(r)
-        funded_tot[i] += f
-        cell_cost[c] = f * (r if finite else 0.0)  # all-in: interest, fees, application costs
-        x[at[COST], i] += cell_cost[c]
-        if is_loan[k]:
-            x[at[LOAN_INTEREST], i] += f * ((r - charge[c]) if finite else 0.0)
-            x[at[LOAN_VOLUME], i] += f
-        x[at[VOLUME0] + k, i] = f
+    n_cells = len(amount)
+    for c in range(1, n_cells):
+        if sme[c] < sme[c - 1]:
+            raise ValueError("month_table: cells must be in SME order")
+    cell_cost = np.empty(n_cells)
+    for c in range(n_cells):
+        r = rate[c]
+        cell_cost[c] = amount[c] * (r if np.isfinite(r) else 0.0)  # all-in: fees, costs too
+    table = np.zeros((n_groups, n_rows))  # by group, so that the adds run along a row
     status = np.zeros(n, np.int8)
-    for i in range(n):
-        has_need = need[i] > 1e-9
-        full = has_need and funded_tot[i] >= need[i] - 1e-6
-        small = alive[i] and balance[i] > 0 and balance[i] <= small_cap
-        x[at[N_ACTIVE], i] = alive[i]
-        x[at[N_NEED], i] = has_need
-        x[at[N_FUNDED], i] = full
-        x[at[NEED], i] = need[i]
-        x[at[FUNDED], i] = min(funded_tot[i], need[i])
-        x[at[SALES], i] = sales[i]
-        x[at[LOST_OUTPUT], i] = sales[i] * (1 - delivered[i])
-        x[at[SME_DEFAULTS], i] = defaulted[i]
-        x[at[GUARANTEE_OUTSTANDING], i] = g_out[i]
-        x[at[LOAN_BALANCE], i] = balance[i] if small else 0.0
-        x[at[BORROWERS], i] = small
-        status[i] = 3 if not alive[i] else (1 if full else 2) if has_need else 0
-    table = group_table(x, codes, n_groups)
+    buf = np.empty((_RUN, n_rows))  # a run's columns, SME by SME
+    partial = np.empty((8, n_rows))
+    run_lo, run_n, merges = pairwise_runs(n)
+    sums = np.empty((64, n_rows))  # the partial sums of each column, as NumPy's stack
+    top, cell = 0, 0
+    for run in range(len(run_lo)):
+        lo, m = run_lo[run], run_n[run]
+        cell = _fill(buf, lo, m, cell, at, need, alive, sales, delivered, defaulted, g_out,
+                     balance, small_cap, sme, inst, amount, rate, charge, cell_cost, is_loan,
+                     status)
+        for j in range(m):
+            for b in range(codes.shape[0]):
+                g = codes[b, lo + j]
+                for c in range(n_rows):
+                    table[g, c] += buf[j, c]
+        column_block_sums(buf, m, partial, sums[top])
+        top += 1
+        for _ in range(merges[run]):  # left plus right, as NumPy adds two halves
+            for c in range(n_rows):
+                sums[top - 2, c] = sums[top - 2, c] + sums[top - 1, c]
+            top -= 1
     for c in range(n_rows):
-        table[c, 0] = numpy_sum(x[c])
+        table[0, c] = 0.0 + sums[0, c]  # `a.sum()` is 0.0 plus the pairwise sum
     cost_by = cell_group_sums(inst, sme, cell_cost, codes, len(is_loan), n_groups)
-    return table, cost_by, status
+    return table.T, cost_by, status
+
+
+@compiled
+def _fill(buf, lo, m, cell, at, need, alive, sales, delivered, defaulted, g_out, balance,
+          small_cap, sme, inst, amount, rate, charge, cell_cost, is_loan, status):
+    """The columns of SMEs lo..lo + m - 1 into buf[:m], each SME's cells summed from zero in
+    cell order (as `np.bincount`) from `cell` on; returns the first cell past them."""
+    for j in range(m):
+        i = lo + j
+        funded_tot, cost, interest, loan_volume = 0.0, 0.0, 0.0, 0.0
+        for k in range(len(is_loan)):
+            buf[j, at[VOLUME0] + k] = 0.0
+        while cell < len(amount) and sme[cell] == i:
+            k, f, r = inst[cell], amount[cell], rate[cell]
+            funded_tot += f
+            cost += cell_cost[cell]
+            if is_loan[k]:
+                interest += f * ((r - charge[cell]) if np.isfinite(r) else 0.0)
+                loan_volume += f
+            buf[j, at[VOLUME0] + k] = f
+            cell += 1
+        has_need = need[i] > 1e-9
+        full = has_need and funded_tot >= need[i] - 1e-6
+        small = alive[i] and balance[i] > 0 and balance[i] <= small_cap
+        buf[j, at[COST]] = cost
+        buf[j, at[LOAN_INTEREST]] = interest
+        buf[j, at[LOAN_VOLUME]] = loan_volume
+        buf[j, at[N_ACTIVE]] = alive[i]
+        buf[j, at[N_NEED]] = has_need
+        buf[j, at[N_FUNDED]] = full
+        buf[j, at[NEED]] = need[i]
+        buf[j, at[FUNDED]] = min(funded_tot, need[i])
+        buf[j, at[SALES]] = sales[i]
+        buf[j, at[LOST_OUTPUT]] = sales[i] * (1 - delivered[i])
+        buf[j, at[SME_DEFAULTS]] = defaulted[i]
+        buf[j, at[GUARANTEE_OUTSTANDING]] = g_out[i]
+        buf[j, at[LOAN_BALANCE]] = balance[i] if small else 0.0
+        buf[j, at[BORROWERS]] = small
+        status[i] = 3 if not alive[i] else (1 if full else 2) if has_need else 0
+    return cell
 
 
 # the rates `derive` works out, in the order `metrics._derive` sets them

@@ -718,3 +718,96 @@ def test_compiled_needs_are_the_numpy_ones(monkeypatch, scenario, overrides):
     for _ in range(24):
         m.step()
     assert len(reserves) == 24 and max(reserves) > 0 and not m.sme.alive.all()
+
+
+# ---------------------------------------------------------------- the recorder's runs of SMEs
+
+
+def test_pairwise_runs_split_as_numpy_sums():
+    """Summing pairwise_runs' runs one by one and adding the partial sums as told is NumPy's
+    sum, at every length; the runs cover the values in order."""
+    rng = np.random.default_rng(7)
+    for n in [*range(300), 1000, 1023, 8191, 8192, 8193, 65_537, 500_001]:
+        a = rng.lognormal(0, 3, n) * (rng.random(n) < 0.5)
+        lo, length, merges = kernels.pairwise_runs(n)
+        assert lo[0] == 0 and (lo[1:] == lo[:-1] + length[:-1]).all() and length.sum() == n
+        assert length.max() <= 128
+        sums = []
+        for start, m, k in zip(lo, length, merges, strict=True):
+            sums.append(kernels.pairwise_sum(a, start, m))
+            for _ in range(k):
+                right = sums.pop()
+                sums[-1] = sums[-1] + right
+        assert len(sums) == 1 and 0.0 + sums[0] == a.sum(), n
+
+
+def test_column_block_sums_add_each_column_as_numpy_does():
+    """Each column of a run of up to 128 rows is summed as NumPy sums it alone, at every
+    length (one by one below 8, eight partial sums above, a remainder past them)."""
+    rng = np.random.default_rng(8)
+    a = rng.lognormal(0, 3, (128, 21)) * (rng.random((128, 21)) < 0.6)
+    a[:, 3] = -a[:, 3]
+    partial, out = np.empty((8, 21)), np.empty(21)
+    for m in range(129):
+        kernels.column_block_sums(a, m, partial, out)
+        for c in range(21):
+            column = a[:m, c].copy()
+            assert out[c] == kernels.pairwise_sum(column, 0, m), (m, c)
+            assert 0.0 + out[c] == column.sum(), (m, c)
+
+
+def _random_month(rng, n):
+    """A month's per-SME inputs of the recorder's table, as a model record and recorder
+    would hand them: some SMEs dead, funded on some instruments, some rates undefined."""
+    from types import SimpleNamespace
+
+    from simulation.metrics import LOAN_MASK
+
+    n_inst = len(LOAN_MASK)
+    funded = rng.lognormal(1, 2, (n, n_inst)) * (rng.random((n, n_inst)) < 0.06)
+    rate = rng.uniform(0.02, 0.2, (n, n_inst))
+    rate[rng.random((n, n_inst)) < 0.05] = np.nan
+    rate[rng.random((n, n_inst)) < 0.02] = np.inf
+    need = rng.lognormal(1, 2, n) * (rng.random(n) < 0.3)
+    need[rng.random(n) < 0.02] = 5e-7  # below the tolerance of "fully met"
+    alive = rng.random(n) < 0.95
+    balance = rng.lognormal(4, 3, n) * (rng.random(n) < 0.2)
+    g_out = rng.lognormal(3, 2, n) * (rng.random(n) < 0.1)
+    model = SimpleNamespace(sme=SimpleNamespace(alive=alive), loans=SimpleNamespace(
+        outstanding=lambda instrument: g_out, principal_by_sme=lambda mask: balance))
+    codes = np.stack((rng.integers(1, 4, n), rng.integers(4, 7, n), rng.integers(7, 10, n)))
+    rec = SimpleNamespace(model=model, codes=codes.astype(np.int64))  # the recorder's groups
+    record = SimpleNamespace(
+        need=need, funded=mk.Funded.from_matrix(funded), rate=rate,
+        charges=np.where(np.isfinite(rate), rate, 0.0) * rng.uniform(0, 0.3, (n, n_inst)),
+        sales=rng.lognormal(3, 1, n),
+        delivered_share=np.where(rng.random(n) < 0.1, rng.random(n), 1.0),
+        defaulted=(rng.random(n) < 0.02).astype(float))
+    return rec, record
+
+
+def test_month_table_in_runs_of_smes_is_the_column_matrix_one():
+    """At every kind of length (empty, below 8, around the runs of 128 and their halving, past
+    NumPy's buffer), the table summed run by run equals the NumPy one of the full column
+    matrix bit for bit, and so do the costs by instrument and the status; cells out of SME
+    order are refused."""
+    from simulation import record_loop
+    from simulation.metrics import _AT, _IS_LOAN, _ROWS, SMALL_LOAN_CAP
+
+    rng = np.random.default_rng(9)
+    for n in (0, 1, 7, 8, 9, 127, 128, 129, 255, 256, 257, 1000, 8193, 40_001):
+        rec, r = _random_month(rng, n)
+        f, m = r.funded, rec.model
+        args = [_AT, len(_ROWS), r.need, m.sme.alive, r.sales, r.delivered_share, r.defaulted,
+                m.loans.outstanding(4), m.loans.principal_by_sme(None), SMALL_LOAN_CAP,
+                f.sme, f.instrument, f.amount, mk.at_cells(r.rate, f),
+                r.charges[f.sme, f.instrument], _IS_LOAN, rec.codes, 10]
+        got = record_loop.month_table(*args)
+        want = _month_table_plain(rec, r)
+        for a, b in zip(got, want, strict=True):
+            assert np.array_equal(a, b, equal_nan=True) and a.dtype == b.dtype, n
+        assert np.isfinite(got[0]).all()
+        if len(np.unique(f.sme)) > 1:
+            args[10] = f.sme[::-1].copy()
+            with pytest.raises(ValueError, match="SME order"):
+                record_loop.month_table(*args)
