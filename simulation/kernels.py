@@ -262,3 +262,20 @@ def pairwise_runs(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lengths.extend((m - half, half))
         merges.extend((owed + 1, 0))
     return np.array(run_lo, np.int64), np.array(run_n, np.int64), np.array(after, np.int64)
+
+
+@compiled
+def add_bincount(out: np.ndarray, index: np.ndarray, kind: np.ndarray, values: np.ndarray,
+                 mask: np.ndarray, scratch: np.ndarray) -> None:
+    """out += np.bincount(index[on], values[on], minlength=len(out)) with on = mask[kind], bit
+    for bit: each entry's values summed from zero in order (in `scratch`, all zeros, left
+    so), then added to `out` once, whose entries are never -0.0 (so adding a zero, as NumPy
+    does to the other entries, changes none)."""
+    for c in range(len(values)):
+        if mask[kind[c]]:
+            scratch[index[c]] += values[c]
+    for c in range(len(values)):
+        if mask[kind[c]]:
+            i = index[c]
+            out[i] += scratch[i]  # (an entry met again adds the zero left)
+            scratch[i] = 0.0

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation.kernels import chunked_sum
+from simulation.kernels import add_bincount, chunked_sum
 from simulation.market import CREDIT, GUAR, N_INSTRUMENTS, Funded, at_cells
 
 _NO_CELLS = np.zeros(0, np.intp)
 _NO_AMOUNTS = np.zeros(0)
+_ONE = np.eye(N_INSTRUMENTS, dtype=bool)  # each instrument alone, as a mask
 
 
 @dataclass
@@ -117,10 +118,11 @@ class LoanBook:
         return np.bincount(c.sme[on], c.principal[on], minlength=self.n)
 
     def principal_by_sme(self, instruments: np.ndarray) -> np.ndarray:
-        """Per SME, principal outstanding on the instruments where `instruments` is True."""
-        out = np.zeros(self.n)
-        for s in range(self.slots):
-            out += self.principal_due(s, instruments)
+        """Per SME, principal outstanding on the instruments where `instruments` is True: each
+        slot's `principal_due` added in slot order (compiled, the same sums)."""
+        out, scratch = np.zeros(self.n), np.zeros(self.n)
+        for c in self.cohorts:
+            add_bincount(out, c.sme, c.instrument, c.principal, instruments, scratch)
         return out
 
     def dues(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -149,11 +151,8 @@ class LoanBook:
         """Principal outstanding per SME, on one instrument or on all."""
         if instrument is None:
             return self.principal.sum(axis=(1, 2))
-        out = np.zeros(self.n)
-        for c, by_inst in zip(self.cohorts, self._by_instrument, strict=True):
-            at = by_inst[instrument]  # slot by slot, as a sum over the slot axis adds them
-            out[c.sme[at]] += c.principal[at]
-        return out
+        # slot by slot, as a sum over the slot axis adds them (compiled, the same sums)
+        return self.principal_by_sme(_ONE[instrument])
 
     def guaranteed_outstanding(self) -> float:
         """Total guaranteed principal, added as NumPy adds that column of the full book."""

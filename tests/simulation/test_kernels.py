@@ -811,3 +811,39 @@ def test_month_table_in_runs_of_smes_is_the_column_matrix_one():
             args[10] = f.sme[::-1].copy()
             with pytest.raises(ValueError, match="SME order"):
                 record_loop.month_table(*args)
+
+
+def test_add_bincount_adds_as_numpy_bincount():
+    """Repeated indices, zeros, negative values and a mask: `out += np.bincount(...)`."""
+    rng = np.random.default_rng(10)
+    for n, cells in ((1, 5), (50, 0), (50, 400), (3000, 2000)):
+        out = rng.lognormal(0, 2, n) * (rng.random(n) < 0.5)
+        index, kind = rng.integers(0, n, cells), rng.integers(0, 7, cells)
+        values = rng.normal(0, 5, cells) * (rng.random(cells) < 0.8)
+        mask = rng.random(7) < 0.6
+        on = mask[kind]
+        want = out + np.bincount(index[on], values[on], minlength=n)
+        scratch = np.zeros(n)
+        kernels.add_bincount(out, index, kind, values, mask, scratch)
+        assert np.array_equal(out, want) and not scratch.any(), (n, cells)
+
+
+def test_loan_book_sums_by_sme_are_the_numpy_ones():
+    """Every month of a stressed run, each SME's principal by instrument and on the loans
+    equals the NumPy sums (slot by slot, as before they were compiled: loans.py at 0eb8239)."""
+    m = SCFModel(load_scenario("packages/policy_package",
+                               {"population.n_smes": 700, "population.pd_mean": 0.08}), seed=4)
+    book = m.loans
+    for _ in range(14):
+        m.step()
+        for k in range(mk.N_INSTRUMENTS):
+            want = np.zeros(book.n)
+            for c, by_inst in zip(book.cohorts, book._by_instrument, strict=True):
+                at = by_inst[k]
+                want[c.sme[at]] += c.principal[at]
+            assert np.array_equal(book.outstanding(k), want), (m.month, k)
+        want = np.zeros(book.n)
+        for s in range(book.slots):
+            want += book.principal_due(s, mk.LOAN_MASK)
+        assert np.array_equal(book.principal_by_sme(mk.LOAN_MASK), want), m.month
+    assert book.outstanding(mk.GUAR).any() and book.principal_by_sme(mk.LOAN_MASK).any()
