@@ -51,21 +51,22 @@ class LeverCosts:
         m, c = self.model, self.model.cfg.costs
         cfg = self.model.cfg
         year = 1.0 / 12.0
-        served = np.zeros(m.n, bool)
-        served[r.funded.sme] = True  # SMEs funded this month
         items = dict.fromkeys(COST_ITEMS, 0.0)
         items["fee_subsidy"] = r.subsidy
         items["reimbursement"] = r.reimbursement
         if c.guarantor_expected_loss:
             g = cfg.guarantor
-            at = r.funded.sme[r.funded.instrument == GUAR]
-            pd_term = 1.0 - (1.0 - m.sme.pd_month[at]) ** m.term
-            loss = float((r.funded.column(GUAR)[at] * pd_term).sum())
+            on = r.funded.instrument == GUAR  # the guaranteed cells, SME by SME
+            pd_term = 1.0 - (1.0 - m.sme.pd_month[r.funded.sme[on]]) ** m.term
+            loss = float((r.funded.amount[on] * pd_term).sum())
             items["guarantor_expected_loss"] = (
                 loss * cfg.bank.lgd * g.coverage * (1.0 - g.reimbursement_share)
             )
         capital = max(m.guarantor.capital, 0.0)
         items["guarantor_capital"] = capital * c.guarantor_capital_rate * year
+        if cfg.bank.gov_data or cfg.bank.alt_data:
+            served = np.zeros(m.n, bool)
+            served[r.funded.sme] = True  # SMEs funded this month
         if cfg.bank.gov_data:
             items["gov_data"] = (
                 c.gov_data_per_year * self.scale + c.gov_data_per_sme * np.count_nonzero(served)
