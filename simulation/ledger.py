@@ -15,6 +15,9 @@ import numpy as np
 
 from simulation import kernels
 
+_SCALARS = (int, np.integer)
+_NUMBERS = (float, int, np.floating, np.integer)
+
 
 class Ledger:
     """Balances of every account and the total flows by kind of transfer."""
@@ -44,16 +47,15 @@ class Ledger:
         gives the same balances however long the array of accounts is; zero amounts, which
         add nothing, are left out when most amounts are zero.
         """
+        if isinstance(src, _SCALARS) and isinstance(dst, _SCALARS) and (
+                isinstance(amount, _NUMBERS) or getattr(amount, "ndim", None) == 0):
+            self._transfer_one(int(src), int(dst), float(amount), kind)
+            return
         amount = np.asarray(amount, dtype=float)
         if amount.size == 0:
             return
         if amount.ndim == 0 and np.ndim(src) == 0 and np.ndim(dst) == 0:
-            a = float(amount)
-            if a < 0:
-                raise ValueError(f"negative transfer in {kind}")
-            self.flows[kind] += a
-            self.balance[src] -= a
-            self.balance[dst] += a
+            self._transfer_one(src, dst, float(amount), kind)
             return
         flat = amount.ravel()
         total, negative = kernels.post_transfer(
@@ -63,6 +65,14 @@ class Ledger:
         if negative:
             raise ValueError(f"negative transfer in {kind}")
         self.flows[kind] += total if amount.flags.c_contiguous else float(amount.sum())
+
+    def _transfer_one(self, src: int, dst: int, a: float, kind: str) -> None:
+        """One amount between two accounts (the common case, kept cheap)."""
+        if a < 0:
+            raise ValueError(f"negative transfer in {kind}")
+        self.flows[kind] += a
+        self.balance[src] -= a
+        self.balance[dst] += a
 
     def book(self, kinds: tuple[str, ...], flows: np.ndarray, made: np.ndarray,
              failed: int) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation.kernels import add_bincount, chunked_sum
+from simulation.kernels import add_bincount, chunked_sum, compiled
 from simulation.market import CREDIT, GUAR, N_INSTRUMENTS, Funded, at_cells
 
 _NO_CELLS = np.zeros(0, np.intp)
@@ -51,6 +51,28 @@ def strided_total(block: np.ndarray) -> float:
     return chunked_sum(flat, max(np.getbufsize() // block.shape[1], 1) * block.shape[1])
 
 
+@compiled
+def _write_cohort(sme, instrument, amount, rate, fee_rate, years, fee_row, guar, s, guar_code):
+    """A new cohort's amounts due per cell (principal plus interest at the cell's all-in
+    `rate`, less the guarantee fee on guaranteed loans, floored at zero), and the slot's
+    guarantee fees per SME (`fee_row`) and guaranteed principal (`guar[:, s]`), filled in
+    place; as the NumPy expressions they replaced, bit for bit."""
+    due = np.empty(len(amount))
+    column = np.zeros(len(fee_row))
+    for c in range(len(amount)):
+        f, r = amount[c], rate[c]
+        interest = f * (r if np.isfinite(r) else 0.0) * years
+        if instrument[c] == guar_code:
+            i = sme[c]
+            interest -= f * fee_rate[i] * years
+            column[i] = f
+            guar[i, s] = f
+        due[c] = f + (interest if (interest >= 0.0 or interest != interest) else 0.0)
+    for i in range(len(fee_row)):
+        fee_row[i] = column[i] * fee_rate[i] * years
+    return due
+
+
 class LoanBook:
     """Amounts due, principal and guarantee fees by (SME, instrument, maturity slot)."""
 
@@ -64,7 +86,6 @@ class LoanBook:
         self.cohorts = [EMPTY] * self.slots
         self._fee = np.zeros((self.slots, n_smes))
         self.fee = self._fee.T  # (n, slots) guarantee fees owed to the guarantor
-        self._by_instrument = [[_NO_CELLS] * N_INSTRUMENTS] * self.slots  # cohort positions
         self._guar = np.zeros((n_smes, self.slots))  # guaranteed principal by (SME, slot)
         self._guar_total: float | None = None  # its total, until a write or clear
 
@@ -83,19 +104,10 @@ class LoanBook:
         """Book this month's loans: interest at `rate` less the guarantor's fee share."""
         s = self.write_slot(month)
         self.clear(s)
-        rows, inst, f = funded.sme, funded.instrument, funded.amount
-        years = self.term / 12.0
-        r = at_cells(rate, funded)
-        interest = f * np.where(np.isfinite(r), r, 0.0) * years
-        g = inst == GUAR
-        interest[g] -= f[g] * fee_rate[rows[g]] * years
-        self.cohorts[s] = Cohort(funded.cells, rows, inst, f + np.maximum(interest, 0.0), f,
-                                 self.cell_lender[funded.cells])
-        by_inst = np.argsort(inst.astype(np.int8), kind="stable")
-        ends = np.cumsum(np.bincount(inst, minlength=N_INSTRUMENTS))
-        self._by_instrument[s] = np.split(by_inst, ends[:-1])
-        self._fee[s] = funded.column(GUAR) * fee_rate * years
-        self._guar[rows[g], s] = f[g]
+        due = _write_cohort(funded.sme, funded.instrument, funded.amount, at_cells(rate, funded),
+                            fee_rate, self.term / 12.0, self._fee[s], self._guar, s, GUAR)
+        self.cohorts[s] = Cohort(funded.cells, funded.sme, funded.instrument, due,
+                                 funded.amount, self.cell_lender[funded.cells])
         self._guar_total = None
 
     def write_legacy(self, month: int, principal: np.ndarray, rate: np.ndarray) -> None:
@@ -107,9 +119,6 @@ class LoanBook:
         due = p * (1 + rate[rows] * self.term / 12.0)
         self.cohorts[s] = Cohort(cells, rows, np.full(len(rows), CREDIT), due, p,
                                  self.cell_lender[cells])
-        by_inst = [_NO_CELLS] * N_INSTRUMENTS
-        by_inst[CREDIT] = np.arange(len(rows))
-        self._by_instrument[s] = by_inst
 
     def principal_due(self, s: int, instruments: np.ndarray) -> np.ndarray:
         """Per SME, the principal of slot s on the instruments where `instruments` is True."""
@@ -140,7 +149,6 @@ class LoanBook:
         self._guar_total = None
         self._fee[s] = 0.0
         self.cohorts[s] = EMPTY
-        self._by_instrument[s] = [_NO_CELLS] * N_INSTRUMENTS
 
     def due_by_sme(self, s: int) -> np.ndarray:
         """What each SME owes on the loans of slot s (its instruments added in order)."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import mesa
 import numpy as np
 
-from simulation import finance_loop, needs_loop, owners_loop
+from simulation import finance_loop, needs_loop, orders_loop, owners_loop
 from simulation import market as mk
 from simulation.agents import SME, Bank, CoreFirm, FactoringFirm, Guarantor
 from simulation.config import ALL_SECTORS, CHAIN_TYPES, ScenarioConfig
@@ -258,17 +258,14 @@ class SCFModel(mesa.Model):
     def _orders(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Orders by chain demand shock and SME noise; cash outlay each order needs now."""
         net, pop, rng = self.net, self.cfg.population, self.streams["demand"]
-        self.chain_shock = (pop.demand_persistence * self.chain_shock + pop.demand_sigma
-                            * np.sqrt(1 - pop.demand_persistence ** 2)
-                            * rng.standard_normal(len(self.chain_shock)))
-        eps = pop.idio_sigma * rng.standard_normal(self.n)
-        level = self.cfg.macro.demand_level * np.exp(
-            self.chain_shock[net.sme_chain] + eps - 0.5 * (pop.demand_sigma ** 2
-                                                           + pop.idio_sigma ** 2))
-        sales = net.sme_sales * level * self.sme.alive
-        e = self.to_sme
-        inputs = np.bincount(net.edge_buyer[e], sales[net.edge_seller[e]], minlength=self.n)
-        outlay = np.maximum(pop.cost_share * sales - inputs, 0.0)
+        z_chain = rng.standard_normal(len(self.chain_shock))
+        z_sme = rng.standard_normal(self.n)
+        self.chain_shock, sales, inputs, outlay = orders_loop.orders(
+            self.chain_shock, pop.demand_persistence,
+            pop.demand_sigma * np.sqrt(1 - pop.demand_persistence ** 2), z_chain,
+            pop.idio_sigma, z_sme, self.cfg.macro.demand_level,
+            0.5 * (pop.demand_sigma ** 2 + pop.idio_sigma ** 2), net.sme_chain, net.sme_sales,
+            self.sme.alive, net.edge_seller, net.edge_buyer, self.to_sme, pop.cost_share)
         return sales, outlay, inputs
 
     def _needs(self, outlay: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -37,6 +37,14 @@ class SettlementPlan:
 
     e_core: np.ndarray
     e_mkt: np.ndarray
+    # each payment's payer and payee accounts: cores to sellers, the market to sellers, the
+    # cores behind bills to tier-2 sellers
+    core_payer: np.ndarray
+    core_payee: np.ndarray
+    mkt_payee: np.ndarray
+    bill_payer: np.ndarray
+    bill_payee: np.ndarray
+    accounts: np.ndarray  # banks' first, guarantor, government, outside (for the loop)
     groups: tuple[SettlementGroup, ...]  # settled in this order
     group_of: np.ndarray  # (n,) code of each SME's group
     pos: np.ndarray  # (n,) each SME's position within its group
@@ -54,13 +62,19 @@ def settlement_plan(model: SCFModel) -> SettlementPlan:
         idx = np.flatnonzero(mask)
         pos[idx] = np.arange(len(idx))
         groups.append(SettlementGroup(idx, e2[mask[net.edge_buyer[e2]]], code))
-    return SettlementPlan(np.flatnonzero(net.edge_kind == TO_CORE),
-                          np.flatnonzero(net.edge_kind == TO_MARKET), tuple(groups), group_of, pos)
+    led = model.ledger
+    e_core, e_mkt = np.flatnonzero(net.edge_kind == TO_CORE), np.flatnonzero(
+        net.edge_kind == TO_MARKET)
+    return SettlementPlan(
+        e_core, e_mkt, led.core0 + net.edge_buyer[e_core], net.edge_seller[e_core],
+        net.edge_seller[e_mkt], led.core0 + model.bill_core[e2], net.edge_seller[e2],
+        np.array([led.bank0, led.guarantor, led.government, led.outside], np.int64),
+        tuple(groups), group_of, pos)
 
 
 def settle(model: SCFModel) -> dict[str, float | np.ndarray]:
     """Settle this month's slot of every ring; returns what the metrics need."""
-    led, net, plan = model.ledger, model.net, model.settlement_plan
+    led, plan = model.ledger, model.settlement_plan
     t = model.month
     h, s = t % model.horizon, model.loans.mature_slot(t)
     k = t % 12
@@ -69,13 +83,10 @@ def settle(model: SCFModel) -> dict[str, float | np.ndarray]:
     model.guarantor.payouts[k] = 0.0
     model.guarantor.exposure[k] = model.loans.guaranteed_outstanding()
 
-    e_core = plan.e_core
-    led.transfer(led.core0 + net.edge_buyer[e_core], net.edge_seller[e_core],
-                 model.recv[e_core, h], "core_payment")
-    e_mkt = plan.e_mkt
-    led.transfer(led.outside, net.edge_seller[e_mkt], model.recv[e_mkt, h], "market_payment")
-    e2 = model.to_sme
-    led.transfer(led.core0 + model.bill_core[e2], net.edge_seller[e2], model.bills[e2, h],
+    recv = model.recv[:, h]
+    led.transfer(plan.core_payer, plan.core_payee, recv[plan.e_core], "core_payment")
+    led.transfer(led.outside, plan.mkt_payee, recv[plan.e_mkt], "market_payment")
+    led.transfer(plan.bill_payer, plan.bill_payee, model.bills[model.to_sme, h],
                  "bill_payment")
     model.core_conf[:, h] = 0.0
 
@@ -108,7 +119,7 @@ def _settle_group(model: SCFModel, group: SettlementGroup, cohort: Cohort, h: in
     """
     led, net, cfg, plan = model.ledger, model.net, model.cfg, model.settlement_plan
     n_lenders = len(model.banks) + 1
-    accounts = np.array([led.bank0, led.guarantor, led.government, led.outside], np.int64)
+    accounts = plan.accounts
     flows, made, failed, paid_out, reimb, inc, prin, badp = sl.settle_group(
         led.balance, led._scratch, group.idx, plan.pos, plan.group_of, group.code,
         cohort.sme, cohort.instrument, cohort.due, cohort.principal, cohort.lender,

@@ -838,8 +838,8 @@ def test_loan_book_sums_by_sme_are_the_numpy_ones():
         m.step()
         for k in range(mk.N_INSTRUMENTS):
             want = np.zeros(book.n)
-            for c, by_inst in zip(book.cohorts, book._by_instrument, strict=True):
-                at = by_inst[k]
+            for c in book.cohorts:
+                at = np.flatnonzero(c.instrument == k)
                 want[c.sme[at]] += c.principal[at]
             assert np.array_equal(book.outstanding(k), want), (m.month, k)
         want = np.zeros(book.n)
@@ -847,3 +847,85 @@ def test_loan_book_sums_by_sme_are_the_numpy_ones():
             want += book.principal_due(s, mk.LOAN_MASK)
         assert np.array_equal(book.principal_by_sme(mk.LOAN_MASK), want), m.month
     assert book.outstanding(mk.GUAR).any() and book.principal_by_sme(mk.LOAN_MASK).any()
+
+
+# ---------------------------------------------------------------- orders
+
+
+def _orders_plain(model, shock, z_chain, z_sme):
+    """The month's orders in NumPy, as before they were compiled (model.py at 0eb8239)."""
+    net, pop = model.net, model.cfg.population
+    shock = (pop.demand_persistence * shock + pop.demand_sigma
+             * np.sqrt(1 - pop.demand_persistence ** 2) * z_chain)
+    eps = pop.idio_sigma * z_sme
+    level = model.cfg.macro.demand_level * np.exp(
+        shock[net.sme_chain] + eps - 0.5 * (pop.demand_sigma ** 2 + pop.idio_sigma ** 2))
+    sales = net.sme_sales * level * model.sme.alive
+    e = model.to_sme
+    inputs = np.bincount(net.edge_buyer[e], sales[net.edge_seller[e]], minlength=model.n)
+    outlay = np.maximum(pop.cost_share * sales - inputs, 0.0)
+    return shock, sales, inputs, outlay
+
+
+@pytest.mark.parametrize(("scenario", "overrides"), [
+    ("packages/policy_package", {"population.pd_mean": 0.08, "population.demand_sigma": 0.4}),
+    ("baselines/shanghai", {"macro.demand_level": 0.7}),
+    ("baselines/order_led", {}),
+])
+def test_compiled_orders_are_the_numpy_ones(monkeypatch, scenario, overrides):
+    """Every month of a run (chain shocks, firms failing), the compiled orders (shocks, sales,
+    inputs, outlays) equal the NumPy ones bit for bit."""
+    from simulation import orders_loop
+
+    m = SCFModel(load_scenario(scenario, {"population.n_smes": 700, **overrides}), seed=9)
+    original = orders_loop.orders
+    inputs = []
+
+    def spy(shock, p, innovation, z_chain, s, z_sme, *args):
+        got = original(shock, p, innovation, z_chain, s, z_sme, *args)
+        want = _orders_plain(m, shock, z_chain, z_sme)
+        for a, b in zip(got, want, strict=True):
+            assert np.array_equal(_bits(a), _bits(b)), m.month
+        inputs.append(float(got[2].sum()))
+        return got
+
+    monkeypatch.setattr(orders_loop, "orders", spy)
+    for _ in range(18):
+        m.step()
+    assert len(inputs) == 18 and not m.sme.alive.all()
+
+
+# ---------------------------------------------------------------- the loan book's new cohort
+
+
+def _write_plain(self, month, funded, rate, fee_rate):
+    """`LoanBook.write` in NumPy, as before it was compiled (loans.py at 0eb8239)."""
+    from simulation.loans import Cohort
+    from simulation.market import GUAR, at_cells
+
+    s = self.write_slot(month)
+    self.clear(s)
+    rows, inst, f = funded.sme, funded.instrument, funded.amount
+    years = self.term / 12.0
+    r = at_cells(rate, funded)
+    interest = f * np.where(np.isfinite(r), r, 0.0) * years
+    g = inst == GUAR
+    interest[g] -= f[g] * fee_rate[rows[g]] * years
+    self.cohorts[s] = Cohort(funded.cells, rows, inst, f + np.maximum(interest, 0.0), f,
+                             self.cell_lender[funded.cells])
+    self._fee[s] = funded.column(GUAR) * fee_rate * years
+    self._guar[rows[g], s] = f[g]
+    self._guar_total = None
+
+
+@pytest.mark.parametrize(("scenario", "overrides"), [
+    ("packages/policy_package", {"population.pd_mean": 0.08, "guarantor.capital": 5.0}),
+    ("levers/fee_waiver", {}),
+])
+def test_compiled_loan_book_writes_as_the_numpy_one(monkeypatch, scenario, overrides):
+    """Whole runs (guaranteed loans with and without waived fees) end bit for bit the same
+    with the NumPy cohort writer as with the compiled one."""
+    from simulation.loans import LoanBook
+
+    summary = _runs_match(monkeypatch, LoanBook, "write", _write_plain, scenario, overrides)
+    assert summary["volume_by_instrument"]["guaranteed_loan"] > 0
