@@ -18,6 +18,22 @@ _EPS = 1e-9  # a need below this is met
 
 
 @compiled
+def in_need(need, rate):
+    """The SMEs that take part in round 0: need above 1e-9 and at least one finite offer."""
+    n_instr, n = rate.shape
+    rows = np.empty(n, np.int64)
+    m = 0
+    for i in range(n):
+        if need[i] > _EPS:
+            for k in range(n_instr):
+                if np.isfinite(rate[k, i]):
+                    rows[m] = i
+                    m += 1
+                    break
+    return rows[:m]
+
+
+@compiled
 def _ranks(rate, rows):
     """Each SME's finite offers, cheapest first (ties: the lower instrument), and their count."""
     n_instr, n = rate.shape

@@ -21,6 +21,7 @@ from simulation.kernels import add_bincount, chunked_sum, compiled
 from simulation.market import CREDIT, GUAR, N_INSTRUMENTS, Funded, at_cells
 
 _NO_CELLS = np.zeros(0, np.intp)
+_BUFSIZE = np.getbufsize()  # NumPy's buffer for strided sums (the default unless a user sets it)
 _NO_AMOUNTS = np.zeros(0)
 _ONE = np.eye(N_INSTRUMENTS, dtype=bool)  # each instrument alone, as a mask
 
@@ -48,7 +49,7 @@ def strided_total(block: np.ndarray) -> float:
     contiguous block, so that a sparse book totals exactly as the full array did.
     """
     flat = np.ascontiguousarray(block).ravel()
-    return chunked_sum(flat, max(np.getbufsize() // block.shape[1], 1) * block.shape[1])
+    return chunked_sum(flat, max(_BUFSIZE // block.shape[1], 1) * block.shape[1])
 
 
 @compiled

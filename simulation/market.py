@@ -221,7 +221,7 @@ def clear_cells(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
     rate = np.ascontiguousarray(offers.rate.T)  # (I, n): one instrument's offers contiguous
     amount = np.ascontiguousarray(offers.amount.T).ravel()
     lender = np.ascontiguousarray(offers.lender.T).ravel()
-    rows = np.flatnonzero((need > 1e-9) & np.isfinite(rate).any(axis=0))  # SMEs in round 0
+    rows = clear_loop.in_need(need, rate)  # SMEs in round 0
     order = priority_order(offers.priority, rows)  # the same, safest first
     sme, instrument, amount = clear_loop.clear_rounds(
         np.asarray(need, float), rate, amount, lender, rows, order, lender_room,

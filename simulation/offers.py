@@ -21,10 +21,6 @@ if TYPE_CHECKING:
     from simulation.model import SCFModel
 
 
-def _by_seller(model: SCFModel, per_edge: np.ndarray) -> np.ndarray:
-    return np.bincount(model.net.edge_seller, per_edge, minlength=model.n)
-
-
 # The guarantor's blocked demand is added up this many SMEs at a time (as when pricing went block
 # by block); it only says what binds the guarantor, and results do not depend on it
 # (tests/simulation/test_scale.py).
@@ -48,6 +44,10 @@ class OfferPlan:
     own_core_pd: np.ndarray  # PD of the SME's main core
     bank_rated: np.ndarray  # (I, n): offers priced by a bank (which rations above max_rate)
     edge_pd: np.ndarray  # per trade edge: PD of the core behind its confirmation or bill
+    params: np.ndarray  # pricing's scalar parameters (`price_loop`), the guarantor's unset
+
+
+_NOT_COLUMNS = ("edge_pd", "params")  # plan fields that pricing does not read per SME
 
 
 def offer_plan(model: SCFModel) -> OfferPlan:
@@ -73,7 +73,27 @@ def offer_plan(model: SCFModel) -> OfferPlan:
         own_core_pd=model.core_pd[net.sme_core],
         bank_rated=banky[:, None] & (lender != b.n_banks),
         edge_pd=np.where(model.edge_core >= 0, model.core_pd[np.maximum(model.edge_core, 0)],
-                         model.core_pd[np.maximum(model.bill_core, 0)]))
+                         model.core_pd[np.maximum(model.bill_core, 0)]),
+        params=_params(model))
+
+
+def _params(model: SCFModel) -> np.ndarray:
+    """Pricing's scalar parameters by position (`price_loop`); the guarantor's acceptance
+    threshold and outreach, which adapt monthly, are set when pricing."""
+    cfg = model.cfg
+    b, g, f, acc = cfg.bank, cfg.guarantor, cfg.factoring, cfg.access
+    one_stop = acc.one_stop_factor if acc.one_stop else 1.0
+    p = np.zeros(pl.N_PARAMS)
+    p[[pl.FUNDING_RATE, pl.MARGIN, pl.FIXED_COST, pl.LGD, pl.ADVANCE, pl.PLEDGE_HAIRCUT,
+       pl.MAX_RATE, pl.APP_COST, pl.TERM, pl.COST_SHARE]] = (
+        b.funding_rate, b.margin, b.fixed_cost, b.lgd, b.advance_rate, b.pledge_haircut,
+        b.max_rate, acc.application_cost * one_stop, model.term, cfg.population.cost_share)
+    p[[pl.PER_FIRM_CAP, pl.COVERAGE, pl.DELAY_FACTOR, pl.ADDITIONAL_ONLY]] = (
+        g.per_firm_cap, g.coverage,
+        np.exp(-g.delay_months * one_stop / cfg.population.order_patience_months),
+        float(g.additional_only))
+    p[[pl.F_MAX_PD, pl.F_ADVANCE, pl.F_MARGIN]] = f.max_pd, f.advance_rate, f.margin
+    return p
 
 
 def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np.ndarray,
@@ -97,17 +117,15 @@ def offer_columns(model: SCFModel, need: np.ndarray, sales: np.ndarray, invoice:
     """Every per-SME column that pricing reads, by name (the plan's, the month's, the book's)."""
     sme, n, plan = model.sme, model.n, model.offer_plan
     # what needs more than the SME's own row: sums over its trade edges and its loans
-    backed = confirmed + bills
-    conf_total = _by_seller(model, backed)
-    core_pd = np.divide(_by_seller(model, backed * plan.edge_pd), conf_total,
-                        out=np.zeros(n), where=conf_total > 0)
+    conf_total, core_pd, inv_total = pl.edge_totals(n, model.net.edge_seller, confirmed, bills,
+                                                    plan.edge_pd, invoice)
     banks_max_pd = np.array([bk.max_pd for bk in model.banks])
     return SimpleNamespace(
-        **{k.name: getattr(plan, k.name) for k in fields(plan) if k.name != "edge_pd"},
+        **{k.name: getattr(plan, k.name) for k in fields(plan) if k.name not in _NOT_COLUMNS},
         pd=sme.pd, quality=sme.quality, z=z, need=need, sales=sales,
         alive=sme.alive, bank_access=sme.bank_access, order_ok=sme.order_ok,
         shared=sme.shared, conf_total=conf_total, core_pd=core_pd,
-        inv_total=_by_seller(model, invoice),
+        inv_total=inv_total,
         credit_out=model.loans.outstanding(mk.CREDIT),
         guar_out=model.loans.outstanding(mk.GUAR),
         contract=model.month - model.guar_opened < 12,
@@ -131,26 +149,14 @@ def price(model: SCFModel, s: SimpleNamespace) -> tuple[np.ndarray, ...]:
     with recourse. An offer is made only where its amount is positive, its rate within the SME's
     hurdle and, from a bank, within the bank's ceiling. The loop is `price_loop.price_offers`.
     """
-    cfg, n = model.cfg, model.n
-    b, g, f, acc = cfg.bank, cfg.guarantor, cfg.factoring, cfg.access
-    pd_bank = mk.noisy_pd(s.pd, s.noise_bank, s.drift_bank, s.z)
-    pd_factor = mk.noisy_pd(s.pd, s.noise_factor, s.drift_factor, s.z)
-    one_stop = acc.one_stop_factor if acc.one_stop else 1.0
-    p = np.zeros(pl.N_PARAMS)
-    p[[pl.FUNDING_RATE, pl.MARGIN, pl.FIXED_COST, pl.LGD, pl.ADVANCE, pl.PLEDGE_HAIRCUT,
-       pl.MAX_RATE, pl.APP_COST, pl.TERM, pl.COST_SHARE]] = (
-        b.funding_rate, b.margin, b.fixed_cost, b.lgd, b.advance_rate, b.pledge_haircut,
-        b.max_rate, acc.application_cost * one_stop, model.term, cfg.population.cost_share)
-    p[[pl.PER_FIRM_CAP, pl.COVERAGE, pl.G_MAX_PD, pl.OUTREACH, pl.DELAY_FACTOR,
-       pl.ADDITIONAL_ONLY]] = (
-        g.per_firm_cap, g.coverage, model.guarantor.max_pd, model.guarantor.outreach,
-        np.exp(-g.delay_months * one_stop / cfg.population.order_patience_months),
-        float(g.additional_only))
-    p[[pl.F_MAX_PD, pl.F_ADVANCE, pl.F_MARGIN]] = f.max_pd, f.advance_rate, f.margin
+    n = model.n
+    p = model.offer_plan.params.copy()
+    p[pl.G_MAX_PD], p[pl.OUTREACH] = model.guarantor.max_pd, model.guarantor.outreach
     amount = np.empty((mk.N_INSTRUMENTS, n))
     rate = np.empty((mk.N_INSTRUMENTS, n))
-    app_rate, blocked = np.empty(n), np.empty(n)
-    pl.price_offers(p, pd_bank, pd_factor, s.bank_max_pd, s.need, s.sales, s.quality, s.alive,
+    pd_bank, app_rate, blocked = np.empty(n), np.empty(n), np.empty(n)
+    pl.price_offers(p, s.z, s.pd, s.noise_bank, s.drift_bank, s.noise_factor, s.drift_factor,
+                    pd_bank, s.bank_max_pd, s.need, s.sales, s.quality, s.alive,
                     s.bank_access, s.order_ok, s.shared, s.distributor, s.upstream, s.contract,
                     s.conf_rate, s.credit_cap, s.opacity, s.fee, s.own_core_pd, s.conf_total,
                     s.core_pd, s.inv_total, s.credit_out, s.guar_out, s.hurdle,

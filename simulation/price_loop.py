@@ -1,8 +1,11 @@
 """The month's offers, SME by SME, in one compiled loop (numba; see simulation/kernels.py).
 
 Each price and amount is the expression `offers.py` documents, written out per SME in the same
-order of operations, so the offers are the NumPy ones bit for bit. The noisy PD estimates (an
-exp each) and the delay factor are worked out in NumPy before and passed in.
+order of operations, so the offers are the NumPy ones bit for bit. The noisy PD estimates' `exp`
+is the C library's, which is NumPy's too on CPUs without AVX-512 (tests/simulation/
+test_kernels.py checks it on the machine it runs on); where NumPy would use its own AVX-512
+`exp`, the compiled loop still gives the same numbers on every machine. The delay factor is
+worked out in NumPy and passed in.
 """
 
 from __future__ import annotations
@@ -20,12 +23,43 @@ N_PARAMS = 19
 
 
 @compiled
-def price_offers(p, pd_bank, pd_factor, bank_max_pd, need, sales, quality, alive, bank_access,
+def _noisy(pd, scale, drift, z):
+    """`market.noisy_pd` for one SME: min(pd x exp(scale x z - drift), 1), as `np.minimum`."""
+    x = pd * np.exp(scale * z - drift)
+    return x if (x <= 1.0 or x != x) else 1.0
+
+
+@compiled
+def edge_totals(n, edge_seller, confirmed, bills, edge_pd, invoice):
+    """Per SME: receivables confirmed or billed (conf_total), the PD of the cores behind them
+    weighted by amount (core_pd, 0 where none), and invoices (inv_total); per-SME sums in edge
+    order, as `np.bincount` adds them."""
+    conf_total = np.zeros(n)
+    weighted = np.zeros(n)
+    inv_total = np.zeros(n)
+    for e in range(len(edge_seller)):
+        i = edge_seller[e]
+        backed = confirmed[e] + bills[e]
+        conf_total[i] += backed
+        weighted[i] += backed * edge_pd[e]
+        inv_total[i] += invoice[e]
+    core_pd = np.zeros(n)
+    for i in range(n):
+        if conf_total[i] > 0:
+            core_pd[i] = weighted[i] / conf_total[i]
+    return conf_total, core_pd, inv_total
+
+
+@compiled
+def price_offers(p, z, true_pd, noise_bank, drift_bank, noise_factor, drift_factor, pd_bank,
+                 bank_max_pd, need, sales, quality, alive, bank_access,
                  order_ok, shared, distributor, upstream, contract, conf_rate, credit_cap,
                  opacity, fee, own_core_pd, conf_total, core_pd, inv_total, credit_out,
                  guar_out, hurdle, bank_rated, amount, rate, app_rate, blocked):
     """Fill `amount` and `rate` (I, n), `app_rate` and `blocked` (the need the guarantor would
-    take but the bank refuses) for every SME. See `offers._price` for what each line means."""
+    take but the bank refuses) for every SME, and `pd_bank`, the banks' noisy estimate of each
+    SME's PD (the factor's is worked out alongside from the same draw `z`). See `offers.price`
+    for what each line means."""
     # every parameter in a local: the loop's stores cannot then make it reload them
     lgd, max_rate, advance, term, app_cost, fixed_cost = (
         p[LGD], p[MAX_RATE], p[ADVANCE], p[TERM], p[APP_COST], p[FIXED_COST])
@@ -38,7 +72,9 @@ def price_offers(p, pd_bank, pd_factor, bank_max_pd, need, sales, quality, alive
     one_less_cut = 1 - p[PLEDGE_HAIRCUT]
     keep_share = 1.0 - p[OUTREACH]
     for i in range(len(need)):
-        pdb, h = pd_bank[i], hurdle[i]
+        pdb, h = _noisy(true_pd[i], noise_bank[i], drift_bank[i], z[i]), hurdle[i]
+        pd_bank[i] = pdb
+        pdf = _noisy(true_pd[i], noise_factor[i], drift_factor[i], z[i])
         stock = max(need[i] * term, 1.0)
         app = min(app_cost / stock, 0.5)
         app_rate[i] = app
@@ -96,8 +132,8 @@ def price_offers(p, pd_bank, pd_factor, bank_max_pd, need, sales, quality, alive
                max_rate, amount, rate)
         # unconfirmed factoring, at the SME's risk as the factor sees it
         unconf = max(inv_total[i] - conf_total[i], 0.0)
-        fok = alive[i] & upstream[i] & (pd_factor[i] <= f_max_pd) & (unconf > 0)
-        _offer(FACTOR, i, fok, f_advance * unconf, fr_f_margin + pd_factor[i] * lgd, h,
+        fok = alive[i] & upstream[i] & (pdf <= f_max_pd) & (unconf > 0)
+        _offer(FACTOR, i, fok, f_advance * unconf, fr_f_margin + pdf * lgd, h,
                bank_rated, max_rate, amount, rate)
 
 

@@ -929,3 +929,46 @@ def test_compiled_loan_book_writes_as_the_numpy_one(monkeypatch, scenario, overr
 
     summary = _runs_match(monkeypatch, LoanBook, "write", _write_plain, scenario, overrides)
     assert summary["volume_by_instrument"]["guaranteed_loan"] > 0
+
+
+# ---------------------------------------------------------------- offers' inputs
+
+
+def test_edge_totals_add_as_bincount():
+    """Confirmed and billed receivables, their cores' weighted PD and invoices per seller, as
+    the NumPy version worked them out (offers.offer_columns at 0eb8239)."""
+    from simulation import price_loop
+
+    rng = np.random.default_rng(4)
+    n, e = 300, 2000
+    seller = rng.integers(0, n, e)
+    confirmed = rng.exponential(5.0, e) * (rng.random(e) < 0.3)
+    bills = rng.exponential(2.0, e) * (rng.random(e) < 0.2)
+    edge_pd, invoice = rng.random(e) * 0.05, rng.exponential(9.0, e)
+    backed = confirmed + bills
+    conf = np.bincount(seller, backed, minlength=n)
+    core_pd = np.divide(np.bincount(seller, backed * edge_pd, minlength=n), conf,
+                        out=np.zeros(n), where=conf > 0)
+    got = price_loop.edge_totals(n, seller, confirmed, bills, edge_pd, invoice)
+    want = (conf, core_pd, np.bincount(seller, invoice, minlength=n))
+    for a, b in zip(got, want, strict=True):
+        assert np.array_equal(_bits(a), _bits(b))
+    assert (conf == 0).any() and (conf > 0).any()
+
+
+@pytest.mark.skipif(bool(np._core._multiarray_umath.__cpu_features__.get("AVX512F")),
+                    reason="NumPy uses its own AVX-512 exp here, not the C library's")
+def test_compiled_noisy_pd_is_numpys():
+    """The pricing loop's noisy PD estimate (its `exp` the C library's) equals
+    `market.noisy_pd` bit for bit, as NumPy works it out on this machine."""
+    from simulation import price_loop
+
+    rng = np.random.default_rng(5)
+    n = 200_000
+    pd, z = rng.beta(0.5, 10.0, n), rng.standard_normal(n) * 3
+    scale = rng.random(n) * 1.5
+    drift = 0.5 * scale * scale
+    want = mk.noisy_pd(pd, scale, drift, z)
+    got = np.array([price_loop._noisy(pd[i], scale[i], drift[i], z[i]) for i in range(2000)])
+    assert np.array_equal(_bits(got), _bits(want[:2000]))
+    assert (want == 1.0).any() and (want < 1.0).any()
