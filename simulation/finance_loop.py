@@ -97,3 +97,20 @@ def confirm_and_bill(need, sales, edge_seller, edge_buyer, edge_weight, edge_cor
             pe = primary_edge[i]
             confirmed[pe] = max(confirmed[pe] - passed[i], 0.0)
     return invoice, confirmed, bills
+
+
+@compiled
+def after_clearing(need, sme, instrument, amount, month, last_short, guar_opened, guar):
+    """What each SME got this month (its funded cells added in order, as `np.bincount`);
+    marks the SMEs left short (got less than need by more than 1e-6) in `last_short` and the
+    guarantee contracts opened this month (a guaranteed loan 12 months or more after the last
+    contract began) in `guar_opened`."""
+    got = np.zeros(len(need))
+    for c in range(len(sme)):
+        got[sme[c]] += amount[c]
+        if instrument[c] == guar and month - guar_opened[sme[c]] >= 12:
+            guar_opened[sme[c]] = month
+    for i in range(len(need)):
+        if got[i] < need[i] - 1e-6:
+            last_short[i] = month
+    return got

@@ -248,12 +248,10 @@ class SCFModel(mesa.Model):
     def _failures(self) -> None:
         """Exogenous failures at each SME's true default risk; the firm's cash is lost."""
         u = self.streams["failure"].random(self.n)
-        fail = self.sme.alive & (u < self.sme.pd_month)
-        cash = self.ledger.view(0, self.n)
-        self.ledger.transfer(np.flatnonzero(fail), self.ledger.outside,
-                             np.maximum(cash[fail], 0.0), "failure")
-        self.sme.alive &= ~fail
-        self.failed_now = fail
+        led = self.ledger
+        self.failed_now, *booked = orders_loop.failures(
+            led.balance, led._scratch, u, self.sme.pd_month, self.sme.alive, led.outside)
+        led.book(orders_loop.FAILURE_KINDS, *booked)
 
     def _orders(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Orders by chain demand shock and SME noise; cash outlay each order needs now."""
@@ -293,11 +291,9 @@ class SCFModel(mesa.Model):
                                                               self.ledger.factor])
         room[-1] = min(room[-1], self.ledger.balance[self.ledger.factor])
         funded = mk.clear_cells(need, offers, room, self.guarantor.room)
-        got = np.bincount(funded.sme, funded.amount, minlength=self.n)
-        self.last_short[got < need - 1e-6] = self.month
-        new_contract = (funded.instrument == mk.GUAR) & (
-            self.month - self.guar_opened[funded.sme] >= 12)
-        self.guar_opened[funded.sme[new_contract]] = self.month
+        got = finance_loop.after_clearing(need, funded.sme, funded.instrument, funded.amount,
+                                          self.month, self.last_short, self.guar_opened,
+                                          mk.GUAR)
         if cfg.macro.deferral:
             funded = self._defer(np.maximum(need - got, 0.0), funded, offers)
         return funded, offers, confirmed, bills

@@ -1,4 +1,5 @@
-"""The month's orders in one compiled pass (numba): demand shocks, sales, inputs and outlays.
+"""The month's exogenous failures and orders in compiled passes (numba): firms failing, demand
+shocks, sales, inputs and outlays.
 
 Each value is the NumPy expression it replaced, operation for operation (the chain shock's AR(1)
 step, the log-normal demand level, sales of live firms, tier-1 inputs bought from tier 2 added
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.kernels import compiled
+from simulation.kernels import compiled, move
 from simulation.needs_loop import _maximum
+
+FAILURE_KINDS = ("failure",)
 
 
 @compiled
@@ -37,3 +40,34 @@ def orders(chain_shock, persistence, innovation, z_chain, idio_sigma, z_sme, dem
     for i in range(n):
         outlay[i] = _maximum(cost_share * sales[i] - inputs[i], 0.0)
     return shock, sales, inputs, outlay
+
+
+@compiled
+def failures(balance, scratch, u, pd_month, alive, outside):
+    """Live SMEs whose draw `u` falls below their monthly PD fail: their cash (floored at zero,
+    as `np.maximum`) goes to the outside world in one transfer and they are no longer alive.
+    Returns (who failed, flows by FAILURE_KINDS, whether made, the failing transfer or -1)."""
+    n = len(u)
+    fail = np.zeros(n, np.bool_)
+    k = 0
+    for i in range(n):
+        if alive[i] and u[i] < pd_month[i]:
+            fail[i] = True
+            k += 1
+    idx = np.empty(k, np.int64)
+    cash = np.empty(k)
+    k = 0
+    for i in range(n):
+        if fail[i]:
+            idx[k], cash[k] = i, _maximum(balance[i], 0.0)
+            k += 1
+    flows = np.zeros(len(FAILURE_KINDS))
+    made = np.zeros(len(FAILURE_KINDS), np.bool_)
+    one = np.empty(1, np.int64)
+    one[0] = outside
+    if not move(balance, scratch, flows, made, 0, cash, idx, False, one, True):
+        return fail, flows, made, 0
+    for i in range(n):
+        if fail[i]:
+            alive[i] = False
+    return fail, flows, made, -1

@@ -14,6 +14,7 @@ import numpy as np
 from simulation.kernels import compiled, move, numpy_sum
 
 KINDS = ("distributor_purchase", "production_cost", "core_sales")
+LENDING_KINDS = ("lending",)
 # accounts handed to `deliver`, by position
 CORE0, OUTSIDE = range(2)
 TO_CORE, TO_SME, TO_MARKET = 0, 1, 2  # (as simulation.networks)
@@ -153,3 +154,28 @@ def deliver(balance, scratch, accounts, n, sales, outlay, reserve, alive, distri
     if not move(balance, scratch, flows, made, 2, sold, one_out, True, cores, False):
         return share, flows, made, 2, arrears_late, arrears_enforced
     return share, flows, made, -1, arrears_late, arrears_enforced
+
+
+@compiled
+def lend(balance, scratch, lender, sme, amount, bank0, n_lenders, instrument, guar, fee_rate,
+         years, waived, n):
+    """Lenders pay out the funded cells (`lender`, `sme`, `amount`, in cell order): returns
+    (flows by LENDING_KINDS, whether made, the failing transfer or -1, principal lent per
+    lender as `np.bincount` adds it, the government's fee subsidy: guaranteed amounts x fee
+    rate x years for the waived SMEs, added as NumPy sums the column)."""
+    flows = np.zeros(len(LENDING_KINDS))
+    made = np.zeros(len(LENDING_KINDS), np.bool_)
+    per_lender = np.zeros(n_lenders)
+    src = np.empty(len(lender), np.int64)
+    for c in range(len(lender)):
+        src[c] = bank0 + lender[c]
+    if not move(balance, scratch, flows, made, 0, amount, src, False, sme, False):
+        return flows, made, 0, per_lender, 0.0
+    column = np.zeros(n)
+    for c in range(len(lender)):
+        per_lender[lender[c]] += amount[c]
+        if instrument[c] == guar:
+            column[sme[c]] = amount[c]
+    for i in range(n):
+        column[i] = column[i] * fee_rate * years * (1.0 if waived[i] else 0.0)
+    return flows, made, -1, per_lender, numpy_sum(column)

@@ -22,17 +22,17 @@ def pay_out_loans(model: SCFModel, funded: mk.Funded, rate: np.ndarray) -> float
     """Lenders transfer this month's loans; waived guarantee fees are paid by government."""
     led, cfg = model.ledger, model.cfg
     # only funded cells move money; in SME-then-instrument order, as the full matrix would
-    lender = model.loans.cell_lender[funded.cells]
-    led.transfer(led.bank0 + lender, funded.sme, funded.amount, "lending")
-    per_lender = np.bincount(lender, funded.amount, minlength=len(model.banks) + 1)
+    flows, made, failed, per_lender, subsidy = pl.lend(
+        led.balance, led._scratch, model.loans.cell_lender[funded.cells], funded.sme,
+        funded.amount, led.bank0, len(model.banks) + 1, funded.instrument, mk.GUAR,
+        cfg.guarantor.fee_rate, model.term / 12.0, model.sme.waived, model.n)
+    led.book(pl.LENDING_KINDS, flows, made, failed)
     for bank in model.banks:
         bank.principal += per_lender[bank.index]
     model.factor.principal += per_lender[-1]
-    years = model.term / 12.0
-    subsidy = funded.column(mk.GUAR) * cfg.guarantor.fee_rate * years * model.sme.waived
-    led.transfer(led.government, led.guarantor, subsidy.sum(), "fee_subsidy")
+    led.transfer(led.government, led.guarantor, subsidy, "fee_subsidy")
     model.loans.write(model.month, funded, rate, model.fee_rate_now)
-    return float(subsidy.sum())
+    return subsidy
 
 
 def produce(model: SCFModel, sales: np.ndarray, outlay: np.ndarray, reserve: np.ndarray,

@@ -15,6 +15,8 @@ from simulation.kernels import compiled, move, numpy_sum
 # the group's transfers, in the order they are made (flows by kind)
 KINDS = ("loan_repayment", "guarantee_fee", "trade_payment", "input_payment",
          "guarantee_payout", "reimbursement")
+# the payments that come in before the groups settle (flows by kind)
+PAYMENT_KINDS = ("core_payment", "market_payment", "bill_payment")
 # accounts handed to `settle_group`, by position
 BANK0, GUARANTOR, GOVERNMENT, OUTSIDE = range(4)
 
@@ -147,3 +149,24 @@ def settle_group(balance, scratch, idx, pos, group_of, code, c_sme, c_inst, c_du
             defaulted[idx[q]] = True
             alive[idx[q]] = False
     return flows, made, -1, paid_out, reimb, inc, prin, badp
+
+
+@compiled
+def payments_in(balance, scratch, recv_h, bills_h, e_core, core_payer, core_payee, e_mkt,
+                outside, mkt_payee, e2, bill_payer, bill_payee):
+    """This month's receivables paid in, as three transfers (PAYMENT_KINDS): cores pay their
+    suppliers, the end market pays, cores pay the bills passed to tier 2. Returns (flows,
+    which were made, the failing transfer or -1)."""
+    flows = np.zeros(len(PAYMENT_KINDS))
+    made = np.zeros(len(PAYMENT_KINDS), np.bool_)
+    one = np.empty(1, np.int64)
+    one[0] = outside
+    if not move(balance, scratch, flows, made, 0, recv_h[e_core], core_payer, False,
+                core_payee, False):
+        return flows, made, 0
+    if not move(balance, scratch, flows, made, 1, recv_h[e_mkt], one, True, mkt_payee, False):
+        return flows, made, 1
+    if not move(balance, scratch, flows, made, 2, bills_h[e2], bill_payer, False, bill_payee,
+                False):
+        return flows, made, 2
+    return flows, made, -1

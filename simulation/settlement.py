@@ -83,11 +83,10 @@ def settle(model: SCFModel) -> dict[str, float | np.ndarray]:
     model.guarantor.payouts[k] = 0.0
     model.guarantor.exposure[k] = model.loans.guaranteed_outstanding()
 
-    recv = model.recv[:, h]
-    led.transfer(plan.core_payer, plan.core_payee, recv[plan.e_core], "core_payment")
-    led.transfer(led.outside, plan.mkt_payee, recv[plan.e_mkt], "market_payment")
-    led.transfer(plan.bill_payer, plan.bill_payee, model.bills[model.to_sme, h],
-                 "bill_payment")
+    led.book(sl.PAYMENT_KINDS, *sl.payments_in(
+        led.balance, led._scratch, model.recv[:, h], model.bills[:, h], plan.e_core,
+        plan.core_payer, plan.core_payee, plan.e_mkt, led.outside, plan.mkt_payee,
+        model.to_sme, plan.bill_payer, plan.bill_payee))
     model.core_conf[:, h] = 0.0
 
     totals = {"payouts": 0.0, "reimbursement": 0.0}
