@@ -138,16 +138,13 @@ class Recorder:
             f.sme, f.instrument, f.amount, at_cells(r.rate, f),
             np.asarray(r.charges[f.sme, f.instrument], float), _IS_LOAN, self.codes,
             len(GROUPS))
-        # each instrument's all-in cost, from the cells; then the rates (`_derive`, compiled)
-        derived = record_loop.derive(table, _DERIVE_AT, len(VOLUME_COLUMNS), m.term)
         public = self.costs.month(r)  # fee subsidies, reimbursements and the levers' costs
         self.public_cost += public
         g = m.guarantor
+        # the table, each instrument's all-in cost (from the cells) and the rates (`_derive`,
+        # compiled) by group
         block = self._next_block(r.month)
-        n_table, n_cost = len(table), len(cost_by)
-        block[:, :n_table] = table.T
-        block[:, n_table:n_table + n_cost] = cost_by.T
-        block[:, n_table + n_cost:_N_GROUP_KEYS] = derived.T
+        record_loop.store_month(block, table, cost_by, _DERIVE_AT, len(VOLUME_COLUMNS), m.term)
         # the system metrics, in `_KEYS`' order, are the "all" row's (NaN on the groups' rows)
         block[0, _N_GROUP_KEYS:] = (
             g.outstanding / g.capital if g.capital > 0 else 0.0,
@@ -160,7 +157,6 @@ class Recorder:
             m.arrears[0],
             m.arrears[0] - m.arrears[1],
         )
-        block[1:, _N_GROUP_KEYS:] = np.nan
         self.status.append(status)
 
     def _next_block(self, month: int) -> np.ndarray:

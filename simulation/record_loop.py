@@ -202,3 +202,22 @@ def derive(table, at, n_volumes, term):
         loan_volume = table[at[D_LOAN_VOLUME], g]
         out[8, g] = table[at[D_LOAN_INTEREST], g] / loan_volume if loan_volume > 0 else np.nan
     return out
+
+
+@compiled
+def store_month(block, table, cost_by, at, n_volumes, term):
+    """A month's values by group into `block` (groups, keys): the table's rows, each
+    instrument's cost, the rates (`derive`), then NaN in the rest, the system metrics' place
+    on the groups' rows (the "all" row's are the caller's to set)."""
+    derived = derive(table, at, n_volumes, term)
+    n_table, n_cost = table.shape[0], cost_by.shape[0]
+    for g in range(block.shape[0]):
+        for k in range(n_table):
+            block[g, k] = table[k, g]
+        for k in range(n_cost):
+            block[g, n_table + k] = cost_by[k, g]
+        for k in range(len(DERIVED)):
+            block[g, n_table + n_cost + k] = derived[k, g]
+        if g > 0:
+            for k in range(n_table + n_cost + len(DERIVED), block.shape[1]):
+                block[g, k] = np.nan
