@@ -247,21 +247,27 @@ def pairwise_runs(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     length) and, after each, how many times the last two partial sums are then added (left
     plus right). Summing each run as `_block_sum` does and adding as told gives
     `pairwise_sum`, so a caller can work out each run's values as it goes."""
-    starts, lengths, merges = [0], [n], [0]  # pending runs, last first, with merges owed
-    run_lo, run_n, after = [], [], []
-    while len(starts) > 0:
-        lo, m, owed = starts.pop(), lengths.pop(), merges.pop()
+    # the runs still to split, last first, with the adds each owes once done (a run of more
+    # than 128 splits into halves of at least 64, so there are at most n // 64 + 1 runs)
+    start, length, owes = np.empty(64, np.int64), np.empty(64, np.int64), np.empty(64, np.int64)
+    start[0], length[0], owes[0] = 0, n, 0
+    run_lo, run_n = np.empty(n // 64 + 1, np.int64), np.empty(n // 64 + 1, np.int64)
+    after = np.empty(n // 64 + 1, np.int64)
+    top, runs = 0, 0
+    while top >= 0:
+        lo, m, owed = start[top], length[top], owes[top]
+        top -= 1
         if m <= 128:
-            run_lo.append(lo)
-            run_n.append(m)
-            after.append(owed)
+            run_lo[runs], run_n[runs], after[runs] = lo, m, owed
+            runs += 1
             continue
         half = m // 2
         half -= half % 8
-        starts.extend((lo + half, lo))  # the right half owes its parent's add, once done
-        lengths.extend((m - half, half))
-        merges.extend((owed + 1, 0))
-    return np.array(run_lo, np.int64), np.array(run_n, np.int64), np.array(after, np.int64)
+        # the right half waits below the left, and owes its parent's add once done
+        start[top + 1], length[top + 1], owes[top + 1] = lo + half, m - half, owed + 1
+        start[top + 2], length[top + 2], owes[top + 2] = lo, half, 0
+        top += 2
+    return run_lo[:runs], run_n[:runs], after[:runs]
 
 
 @compiled
