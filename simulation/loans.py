@@ -74,6 +74,15 @@ def _write_cohort(sme, instrument, amount, rate, fee_rate, years, fee_row, guar,
     return due
 
 
+@compiled
+def _clear_slot(guar, fee_row, sme, instrument, s, guar_code):
+    """Zero slot s's guaranteed principal (`guar[:, s]`, at its guaranteed cells) and fees."""
+    for c in range(len(sme)):
+        if instrument[c] == guar_code:
+            guar[sme[c], s] = 0.0
+    fee_row[:] = 0.0
+
+
 class LoanBook:
     """Amounts due, principal and guarantee fees by (SME, instrument, maturity slot)."""
 
@@ -145,10 +154,8 @@ class LoanBook:
     def clear(self, s: int) -> None:
         """Empty a slot once it has settled."""
         c = self.cohorts[s]
-        g = c.instrument == GUAR
-        self._guar[c.sme[g], s] = 0.0
+        _clear_slot(self._guar, self._fee[s], c.sme, c.instrument, s, GUAR)
         self._guar_total = None
-        self._fee[s] = 0.0
         self.cohorts[s] = EMPTY
 
     def due_by_sme(self, s: int) -> np.ndarray:

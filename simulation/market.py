@@ -131,13 +131,19 @@ def noisy_pd(true_pd: np.ndarray, scale: np.ndarray, drift: np.ndarray,
     return np.minimum(true_pd * np.exp(scale * z - drift), 1.0)
 
 
+_COMPILED_SORT_MAX = 2048  # up to this many SMEs, a compiled merge sort is the faster
+
+
 def priority_order(priority: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """`idx` (ascending) sorted by priority, ties by index: the order in which lenders serve.
 
-    The same order as a stable sort. Non-negative priorities (estimated PDs) sort faster as
+    The same order as a stable sort: up to a few thousand SMEs a compiled merge sort;
+    beyond, NumPy's sort. Non-negative priorities (estimated PDs) sort faster as
     one integer key: the float's leading bits (whose order is the floats' order) with the
     position below them; runs that share those bits are then put in exact order.
     """
+    if len(idx) <= _COMPILED_SORT_MAX:
+        return clear_loop.stable_order(priority, idx)
     p = priority[idx]
     m = len(p)
     if m < 2 or np.signbit(p).any() or np.isnan(p).any():

@@ -159,6 +159,20 @@ def test_priority_order_is_a_stable_sort_and_rationing_agrees_with_it():
         )
 
 
+def test_priority_order_compiled_and_numpy_paths_agree_on_nans_and_signed_zeros():
+    """Below and above the size where the compiled merge sort hands over to NumPy, NaNs
+    (last), -0.0 and 0.0 (equal: ties by position) sort as NumPy's stable sort sorts them."""
+    rng = np.random.default_rng(10)
+    for n in (3, 100, mk._COMPILED_SORT_MAX, mk._COMPILED_SORT_MAX + 1, 9000):
+        priority = np.round(rng.lognormal(-3, 1.5, n), 2)
+        priority[rng.random(n) < 0.1] = np.nan
+        priority[rng.random(n) < 0.1] = -0.0
+        priority[rng.random(n) < 0.1] = 0.0
+        idx = np.arange(n)
+        order = mk.priority_order(priority, idx)
+        assert np.array_equal(order, idx[np.argsort(priority, kind="stable")]), n
+
+
 def _run(months=6, n=1500, seed=4):
     m = SCFModel(load_scenario("baselines/shanghai", {"population.n_smes": n}), seed=seed)
     for _ in range(months):
