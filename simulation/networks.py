@@ -14,6 +14,7 @@ import networkx as nx
 import numpy as np
 
 from simulation.config import ALL_SECTORS, CHAIN_TYPES, SECTORS, ScenarioConfig
+from simulation.kernels import compiled, numpy_sum
 
 # SME roles (also the metric groups) and core kinds.
 TIER1, TIER2, DISTRIBUTOR = 0, 1, 2
@@ -114,33 +115,26 @@ def _build(kind: str, n: int, cfg: ScenarioConfig, rng: np.random.Generator) -> 
     size = {"core_led": ch.core_led_size, "order_led": ch.order_led_size,
             "dispersed": ch.dispersed_size, "platform": ch.platform_size}[kind]
     n_chains = max(1, int(np.ceil(n / size)))
-    chain_n = _split(n, [1.0] * n_chains)
+    m = np.array(_split(n, [1.0] * n_chains), np.int64)  # SMEs per chain
     has_dist = kind in ("core_led", "dispersed")
     has_tier2 = kind != "platform"
-    roles, chains, cores, core_kind, core_chain = [], [], [], [], []
-    links: list[tuple[int, int]] = []
-    for c, m in enumerate(chain_n):
-        n_dist = int(round(m * ch.distributor_share)) if has_dist else 0
-        n_up = m - n_dist
-        n_t2 = min(int(round(n_up * ch.tier2_share)), n_up - 1) if has_tier2 else 0
-        n_t1 = n_up - n_t2
-        roles.append(np.concatenate([np.full(n_t1, TIER1), np.full(n_t2, TIER2),
-                                     np.full(n_dist, DISTRIBUTOR)]).astype(np.int8))
-        chains.append(np.full(m, c, np.int32))
-        if kind == "order_led":
-            j = len(core_kind)
-            core_kind += [MANUFACTURER, END_BUYER]
-            core_chain += [c, c]
-            links.append((j, j + 1))
-            cores.append(np.full(m, j, np.int32))
-        else:
-            j = len(core_kind)
-            core_kind.append(PLATFORM if kind == "platform" else CORE)
-            core_chain.append(c)
-            cores.append(np.full(m, j, np.int32))
-    role = np.concatenate(roles)
-    chain = np.concatenate(chains)
-    core = np.concatenate(cores)
+    n_dist = np.round(m * ch.distributor_share).astype(np.int64) if has_dist else 0 * m
+    n_up = m - n_dist
+    n_t2 = (np.minimum(np.round(n_up * ch.tier2_share).astype(np.int64), n_up - 1)
+            if has_tier2 else 0 * m)
+    # each chain's tier-1s, then its tier-2s, then its distributors
+    counts = np.column_stack((n_up - n_t2, n_t2, n_dist)).ravel()
+    role = np.repeat(np.tile(np.array([TIER1, TIER2, DISTRIBUTOR], np.int8), n_chains), counts)
+    chain = np.repeat(np.arange(n_chains, dtype=np.int32), m)
+    cores_per_chain = 2 if kind == "order_led" else 1  # order-led: manufacturer, end buyer
+    core = np.repeat(np.arange(n_chains, dtype=np.int32) * cores_per_chain, m)
+    if kind == "order_led":
+        core_kind = [MANUFACTURER, END_BUYER] * n_chains
+        links = [(2 * c, 2 * c + 1) for c in range(n_chains)]
+    else:
+        core_kind = [PLATFORM if kind == "platform" else CORE] * n_chains
+        links = []
+    core_chain = np.repeat(np.arange(n_chains), cores_per_chain).tolist()
     sales = _sizes(rng, n, cfg)
     sales[role == TIER1] *= pop.tier1_size_multiple
 
@@ -174,17 +168,10 @@ def _build(kind: str, n: int, cfg: ScenarioConfig, rng: np.random.Generator) -> 
     # tier-2 -> one tier-1 of the same chain, chosen in proportion to the tier-1's size
     t2 = np.flatnonzero(role == TIER2)
     if len(t2):
-        buyer_t2 = np.empty(len(t2), np.int64)
-        order = np.argsort(chain[t2], kind="stable")
-        t2s = t2[order]
-        t1_by_chain = np.split(t1, np.searchsorted(chain[t1], np.arange(1, n_chains)))
-        cuts = np.searchsorted(chain[t2s], np.arange(1, n_chains))
-        for c, grp in enumerate(np.split(np.arange(len(t2s)), cuts)):
-            if not len(grp):
-                continue
-            cand = t1_by_chain[c]
-            p = sales[cand] / sales[cand].sum()
-            buyer_t2[order[grp]] = cand[rng.choice(len(cand), size=len(grp), p=p)]
+        # (t2 and t1 are in chain order; each chain's choice as `rng.choice` with
+        # probabilities makes it: its uniforms drawn in turn, i.e. all of them at once)
+        t1_start = np.searchsorted(chain[t1], np.arange(n_chains + 1))
+        buyer_t2 = choose_in_chains(sales, t1, t1_start, chain[t2], rng.random(len(t2)))
         # tier-2 sales are sized so that a tier-1's inputs from tier 2 match its input share
         draw = sales[t2]
         tot = np.bincount(buyer_t2, draw, minlength=n)[buyer_t2]
@@ -215,6 +202,43 @@ def _build(kind: str, n: int, cfg: ScenarioConfig, rng: np.random.Generator) -> 
         edge_buyer=np.concatenate(buyers).astype(np.int32),
         edge_kind=np.concatenate(kinds).astype(np.int8),
         edge_weight=np.concatenate(weights), core_links=links)
+
+
+@compiled
+def choose_in_chains(sales, t1, t1_start, t2_chain, u):
+    """Each tier-2 supplier's buyer: a tier-1 of its chain (`t1[t1_start[c]:t1_start[c + 1]]`)
+    chosen with probability in proportion to size, from its uniform draw `u`, as
+    `Generator.choice(k, p=sizes / sizes.sum())` chooses (the probabilities' cumulative sum
+    normalised by its last value, searched on the right), chain by chain, bit for bit."""
+    out = np.empty(len(u), np.int64)
+    cdf = np.empty(len(t1))
+    chain = -1
+    k = 0
+    for q in range(len(u)):
+        c = t2_chain[q]
+        if c != chain:
+            chain = c
+            lo, k = t1_start[c], t1_start[c + 1] - t1_start[c]
+            size = np.empty(k)
+            for j in range(k):
+                size[j] = sales[t1[lo + j]]
+            total = numpy_sum(size)
+            for j in range(k):
+                p = size[j] / total
+                cdf[j] = p if j == 0 else cdf[j - 1] + p
+            last = cdf[k - 1]
+            for j in range(k):
+                cdf[j] = cdf[j] / last
+        # searchsorted(side="right"): how many of the cdf's values are <= u
+        a, b = 0, k
+        while a < b:
+            mid = (a + b) // 2
+            if cdf[mid] <= u[q]:
+                a = mid + 1
+            else:
+                b = mid
+        out[q] = t1[t1_start[c] + a]
+    return out
 
 
 def _concat(parts: list[SupplyNetwork]) -> SupplyNetwork:

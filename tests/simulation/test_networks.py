@@ -85,3 +85,49 @@ def test_same_seed_same_network(kind):
     assert np.array_equal(a.edge_buyer, b.edge_buyer)
     w = np.bincount(a.edge_seller, a.edge_weight, minlength=a.n_smes)
     assert np.allclose(w, 1.0)  # each SME's sales are split fully over its buyers
+
+
+# Digests of networks built by the per-chain loops this module had before 30 Nov 2026 (networks.py
+# at 0eb8239): laying out chains in whole arrays and choosing tier-2 buyers in one compiled pass
+# must build the same networks bit for bit (same draws, same arrays, same dtypes).
+_OLD_DIGESTS = [
+    ('baselines/shanghai', 3000, 1, {}, '1103a8098b6daac7'),
+    ('baselines/shanghai', 20000, 2, {}, '0b4634fd7490b2a7'),
+    ('baselines/core_led', 1000, 3, {}, '904498ae4bb08869'),
+    ('baselines/order_led', 777, 4, {}, '82626dfadb15e89b'),
+    ('baselines/dispersed', 2500, 5, {}, '353a482751a6fa8d'),
+    ('baselines/platform', 4100, 6, {}, '79ba46f663ceab05'),
+    ('baselines/core_led', 50, 7, {}, 'bb1268b1661fc1c3'),
+    ('baselines/core_led', 999, 8, {'chain.tier2_share': 0.0, 'chain.distributor_share': 0.0},
+     '62c1df8e566b1edd'),
+    ('baselines/dispersed', 1234, 9, {'chain.dispersed_size': 5, 'chain.tier2_share': 0.9},
+     'cefd8be84023500c'),
+    ('baselines/order_led', 10, 10, {}, 'f5ec7622c75b9222'),
+    ('baselines/shanghai', 13, 11, {}, 'aa78e29d158cc118'),
+]
+
+
+def _digest(net) -> str:
+    import hashlib
+    from dataclasses import fields
+
+    h = hashlib.sha256()
+    for f in fields(net):
+        v = getattr(net, f.name)
+        if isinstance(v, np.ndarray):
+            h.update(f.name.encode())
+            h.update(str(v.dtype).encode())
+            h.update(np.ascontiguousarray(v).tobytes())
+        else:
+            h.update(repr(v).encode())
+    return h.hexdigest()[:16]
+
+
+@pytest.mark.parametrize(("scenario", "n", "seed", "overrides", "digest"), _OLD_DIGESTS)
+def test_networks_are_those_the_per_chain_loops_built(scenario, n, seed, overrides, digest):
+    from simulation.model import random_streams
+    from simulation.networks import build_network
+    from simulation.scenario import load_scenario
+
+    cfg = load_scenario(scenario, {"population.n_smes": n, **overrides})
+    assert _digest(build_network(cfg, random_streams(seed)["network"])) == digest
