@@ -24,13 +24,17 @@ def net_worth(cash, edge_seller, edge_buyer, to_sme, recv_t, bills_t, pay_out_t,
     cohorts are concatenated (`due_sme`, `due`), cohort k ending at `due_ends[k]`."""
     n = len(cash)
     horizon, n_edges = recv_t.shape
+    # each edge's receivables and bills over the horizon, added month by month (the same
+    # additions, in the same order, as edge by edge; month-major, the rows are read in turn)
+    r = recv_t[0].copy()
+    b = bills_t[0].copy()
+    for h in range(1, horizon):
+        for e in range(n_edges):
+            r[e] += recv_t[h, e]
+            b[e] += bills_t[h, e]
     claims = np.zeros(n)
     for e in range(n_edges):
-        r, b = recv_t[0, e], bills_t[0, e]
-        for h in range(1, horizon):
-            r += recv_t[h, e]
-            b += bills_t[h, e]
-        claims[edge_seller[e]] += r + b
+        claims[edge_seller[e]] += r[e] + b[e]
     # (NumPy copied the rows of the SME-to-SME edges before summing them: pairwise)
     owed = np.zeros(n)
     row = np.empty(horizon)
@@ -49,12 +53,13 @@ def net_worth(cash, edge_seller, edge_buyer, to_sme, recv_t, bills_t, pay_out_t,
             cohort[due_sme[c]] += due[c]
         debt += cohort
         lo = hi
+    pay = pay_out_t[0].copy()
+    for h in range(1, horizon):
+        for i in range(n):
+            pay[i] += pay_out_t[h, i]
     out = np.empty(n)
     for i in range(n):
-        pay = pay_out_t[0, i]
-        for h in range(1, horizon):
-            pay += pay_out_t[h, i]
-        out[i] = cash[i] + claims[i] - (owed[i] + pay) - debt[i]
+        out[i] = cash[i] + claims[i] - (owed[i] + pay[i]) - debt[i]
     return out
 
 
