@@ -110,6 +110,10 @@ def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor
     n_out = 0
     count = np.zeros(n_lenders + 1, np.int64)
     by_lender = np.empty(m, np.int64)
+    lend = np.zeros(n, np.int64)  # the lender of each SME's offer this round
+    sv_req = np.empty(m)  # this round's requests, in serving order
+    sv_g = np.empty(m, np.int64)  # ... their lenders
+    sv_guar = np.empty(m, np.bool_)  # ... whether each is a guarantee
     took = np.zeros(n_lenders)
     for r in range(n_instr):
         if m == 0:
@@ -121,6 +125,7 @@ def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor
             in_round[i] = True
             k = np.int64(rank[i, r])
             k_of[i] = k
+            lend[i] = lender[k * n + i]
             q = remaining[i] if remaining[i] < amount[k * n + i] else amount[k * n + i]
             if not remaining[i] > _EPS:
                 q = 0.0
@@ -129,45 +134,50 @@ def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor
             any_req |= req[i] > 0
             any_g |= k == guar
         if any_req:
+            # the round's requests in serving order, gathered once: the passes below then
+            # read them in turn rather than jumping across the SMEs
+            for p in range(m):
+                i = serve[p]
+                sv_req[p] = req[i]
+                sv_g[p] = lend[i]
+                sv_guar[p] = k_of[i] == guar
             if any_g:  # the guarantor serves its requests first, safest first
                 cs = 0.0
                 room = max(g_room, 0.0)
                 for p in range(m):
-                    i = serve[p]
-                    if k_of[i] == guar and req[i] > 0:
-                        cs += req[i]
-                        req[i] = min(max(room - (cs - req[i]), 0.0), req[i])
+                    if sv_guar[p] and sv_req[p] > 0:
+                        cs += sv_req[p]
+                        sv_req[p] = min(max(room - (cs - sv_req[p]), 0.0), sv_req[p])
             # the lenders, each in turn (a stable sort of the serving order by lender)
             count[:] = 0
             for p in range(m):
-                i = serve[p]
-                if req[i] > 0:
-                    count[lender[k_of[i] * n + i] + 1] += 1
+                if sv_req[p] > 0:
+                    count[sv_g[p] + 1] += 1
             for g in range(n_lenders):
                 count[g + 1] += count[g]
             for p in range(m):
-                i = serve[p]
-                if req[i] > 0:
-                    g = lender[k_of[i] * n + i]
-                    by_lender[count[g]] = i
+                if sv_req[p] > 0:
+                    g = sv_g[p]
+                    by_lender[count[g]] = p
                     count[g] += 1
             cs = 0.0
             base = 0.0
             g_prev = -1
-            for p in range(count[n_lenders - 1]):
-                i = by_lender[p]
-                g = lender[k_of[i] * n + i]
+            for q in range(count[n_lenders - 1]):
+                p = by_lender[q]
+                g = sv_g[p]
                 if g != g_prev:
                     base = cs
                     g_prev = g
-                cs += req[i]
-                before = cs - req[i] - base
-                acc[i] = min(max(max(lender_room[g], 0.0) - before, 0.0), req[i])
+                r_p = sv_req[p]
+                cs += r_p
+                before = cs - r_p - base
+                acc[serve[p]] = min(max(max(lender_room[g], 0.0) - before, 0.0), r_p)
             took[:] = 0.0
             acc_g = False
             for p in range(m):
                 i = rows[p]
-                took[lender[k_of[i] * n + i]] += acc[i]
+                took[lend[i]] += acc[i]
                 acc_g |= k_of[i] == guar and acc[i] != 0
             for g in range(n_lenders):
                 lender_room[g] -= took[g]
