@@ -4,6 +4,8 @@ Run by hand (never as a timed test):
 
     .venv/bin/python benchmarks/batch.py --rounds 3     # 40 runs, core-led, 10,000 SMEs, 36 months
     .venv/bin/python benchmarks/batch.py --runs 60 --smes 5000 --workers 2
+    .venv/bin/python benchmarks/batch.py --experiment scenarios/experiments/main.yaml --rounds 2
+    .venv/bin/python benchmarks/batch.py --experiment scenarios/experiments/main.yaml --chunk-size 1
 
 Each round times the two commands a researcher types, as fresh processes, end to end (Python
 start-up, imports, reading the experiment, the cluster's start and shutdown, writing the store):
@@ -16,7 +18,14 @@ alternating which goes first. It prints both wall times, the speed-up (target >=
   - serial: (wall - simulation) / runs: start-up, imports, writing the store;
   - Dask: (workers x wall - simulation) / runs, in worker-seconds: all of the above plus the
     cluster's start-up and shutdown, scheduling, moving results, and the idle tail at the end.
+And the command's own CPU time (with Dask: the client, the scheduler and the nannies, whose CPU
+the workers lack on a 2-core machine; the workers' is the runs' CPU).
+It also prints when the first and the last run were stored (seconds after the command
+started: start-up, then the runs) and how long the command took to exit after the last one.
 It checks that both stores hold byte-identical run files, and ends with the median speed-up.
+`--experiment` times an existing experiment file as it is (e.g. the README's main job, 272 runs
+of about 0.1 s) instead of `--runs` seeds of one scenario; `--chunk-size` is handed to the
+parallel command (default: automatic), e.g. 1 to time one Dask task per run.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -48,22 +58,38 @@ def _log_total(store: Path, key: str) -> float:
     return sum(json.loads(line)[key] for line in lines)
 
 
-def _measure(exp: Path, store: Path, workers: int) -> dict[str, float]:
+def _stored_at(store: Path) -> tuple[float, float]:
+    """When (time.time()) the first and the last run were stored, from the store's log."""
+    lines = (store / "log.jsonl").read_text(encoding="utf-8").splitlines()
+    times = [json.loads(line)["at"] for line in lines]
+    return min(times), max(times)
+
+
+def _measure(exp: Path, store: Path, workers: int, extra: list[str]) -> dict[str, float]:
     """One `scf batch` into a fresh store, as a new process: wall, and the runs' wall and CPU."""
-    t0 = time.perf_counter()
+    t0, start = time.perf_counter(), time.time()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [str(SCF), "batch", str(exp), "--out", str(store), "--workers", str(workers),
-         "--no-progress"],
+         "--no-progress", *extra],
         capture_output=True,
         text=True,
     )  # fmt: skip
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"scf batch --workers {workers} failed ({done.returncode}): {done.stderr}")
+    first, last = _stored_at(store)
+    # the command's own CPU (with Dask: the client, the scheduler and the nannies, which run in
+    # it; not the workers, which the fork server reaps)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return {
         "wall": wall,
         "sim": _log_total(store, "seconds"),
         "sim_cpu": _log_total(store, "cpu_seconds"),
+        "first": first - start,
+        "last": last - start,
+        "cpu": cpu,
     }
 
 
@@ -100,8 +126,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="local worker processes")
     parser.add_argument("--rounds", type=int, default=1, help="repeat, alternating the order")
     parser.add_argument("--scenario", default="baselines/core_led")
+    parser.add_argument(
+        "--experiment", type=Path, help="an experiment file to time as it is (ignores --runs, "
+        "--smes, --months, --scenario)"
+    )
+    parser.add_argument(
+        "--chunk-size", type=int, help="runs per Dask task of the parallel command (default: auto)"
+    )
     args = parser.parse_args()
-    n, w = args.runs, args.workers
+    w = args.workers
+    extra = [] if args.chunk_size is None else ["--chunk-size", str(args.chunk_size)]
     if not SCF.exists():
         sys.exit(f"{SCF} not found: install the project first (./.ci/setup)")
 
@@ -109,14 +143,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="scf-bench-") as tmp:
         root = Path(tmp)
         exp = root / "bench.yaml"
-        exp.write_text(
-            f"description: batch benchmark\nscenarios: [{args.scenario}]\nseeds: {n}\n"
-            f"months: {args.months}\nset:\n  population.n_smes: {args.smes}\n",
-            encoding="utf-8",
-        )
+        if args.experiment is not None:
+            exp.write_bytes(args.experiment.read_bytes())
+            what = str(args.experiment)
+        else:
+            exp.write_text(
+                f"description: batch benchmark\nscenarios: [{args.scenario}]\n"
+                f"seeds: {args.runs}\nmonths: {args.months}\nset:\n"
+                f"  population.n_smes: {args.smes}\n",
+                encoding="utf-8",
+            )
+            what = f"{args.runs} runs of {args.scenario}, {args.smes} SMEs x {args.months} months"
         print(
-            f"{n} runs of {args.scenario}, {args.smes} SMEs x {args.months} months; "
-            f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at start"
+            f"{what}; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at start; "
+            f"parallel: --workers {w} {' '.join(extra) or '(automatic chunks)'}"
         )
         slowdown = _core_contention(w)
         print(
@@ -126,14 +166,19 @@ def main() -> None:
         )
         for r in range(args.rounds):
             order = (0, w) if r % 2 == 0 else (w, 0)
-            m = {k: _measure(exp, root / f"r{r}-w{k}", k) for k in order}
+            m = {k: _measure(exp, root / f"r{r}-w{k}", k, extra if k else []) for k in order}
             s, p = m[0], m[w]
+            n = len(_digest(root / f"r{r}-w0"))
             same = _digest(root / f"r{r}-w0") == _digest(root / f"r{r}-w{w}")
             speedups.append(s["wall"] / p["wall"])
             first = "serial" if order[0] == 0 else "parallel"
             print(f"round {r + 1} ({first} first):")
-            print(f"  scf batch --workers 0: {s['wall']:6.1f} s ({s['wall'] / n:.3f} s/run)")
-            print(f"  scf batch --workers {w}: {p['wall']:6.1f} s ({p['wall'] / n:.3f} s/run)")
+            for k, t in ((0, s), (w, p)):
+                print(
+                    f"  scf batch --workers {k}: {t['wall']:6.1f} s ({t['wall'] / n:.3f} s/run; "
+                    f"first run stored at {t['first']:.1f} s, last at {t['last']:.1f} s, exit "
+                    f"{t['wall'] - t['last']:.1f} s later; the command's own CPU {t['cpu']:.1f} s)"
+                )
             print(f"  speed-up: {speedups[-1]:.2f}x (target >= 1.6x)")
             print(
                 f"  one run's simulation: {s['sim'] / n:.3f} s wall / {s['sim_cpu'] / n:.3f} s CPU "
