@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import sys
 
-import typer
-import typer._click.exceptions as click_exc
+from analysis.cluster import start_fork_server, wants_local_workers
+
+if wants_local_workers(sys.argv[1:]):
+    # before Typer and the commands are imported (0.2-0.5 s): on 2 cores the fork server's
+    # imports of the model, the longest step before the first run, then start that much sooner
+    start_fork_server()
+
+import typer  # noqa: E402
+import typer._click.exceptions as click_exc  # noqa: E402
 
 app = typer.Typer(
     name="scf",

@@ -83,6 +83,27 @@ def start_fork_server() -> None:
         forkserver.ensure_running()
 
 
+def wants_local_workers(args: list[str]) -> bool:
+    """Whether the command line `args` (without the program) is an `scf batch` that will start
+    local workers: no --workers 0, no --scheduler, no --help. False in a worker process, whose
+    main module (the `scf` script) is imported again with the batch's command line.
+
+    A guess from the raw arguments: if it is wrong, the batch still starts the server (or an
+    unused one idles until the command ends), so it never changes what a batch does.
+    """
+    if args[:1] != ["batch"] or multiprocessing.current_process().name != "MainProcess":
+        return False
+    for i, arg in enumerate(args):
+        if arg in ("--help", "--scheduler") or arg.startswith("--scheduler="):
+            return False
+        value = args[i + 1] if arg in ("--workers", "-w") and i + 1 < len(args) else None
+        if arg.startswith("--workers="):
+            value = arg.split("=", 1)[1]
+        if value is not None and value.strip() == "0":
+            return False
+    return True
+
+
 def local_cluster(n: int) -> Any:
     """A LocalCluster of `n` single-threaded worker processes on 127.0.0.1, quick to start.
 

@@ -81,3 +81,25 @@ def test_a_failed_batch_does_not_leave_its_output_pipe_open(tmp_path: Path) -> N
     err = out[0].decode()
     assert err.startswith("error: ") and "seeds" in err and err.count("\n") == 1
     proc.stdout.close()
+
+
+@pytest.mark.parametrize(
+    "args, wanted",
+    [
+        (["batch", "e.yaml", "--out", "r"], True),
+        (["batch", "e.yaml", "--out", "r", "--workers", "2", "--chunk-size", "3"], True),
+        (["batch", "e.yaml", "--out", "r", "--workers", "0"], False),
+        (["batch", "e.yaml", "-w", "0"], False),
+        (["batch", "e.yaml", "--workers=0"], False),
+        (["batch", "e.yaml", "--scheduler", "tcp://10.0.0.5:8786"], False),
+        (["batch", "--help"], False),
+        (["run", "baselines/core_led"], False),
+        ([], False),
+    ],
+)
+def test_the_fork_server_starts_first_thing_only_for_local_workers(
+    args: list[str], wanted: bool
+) -> None:
+    from analysis.cluster import wants_local_workers
+
+    assert wants_local_workers(args) is wanted
