@@ -9,10 +9,49 @@ so nothing depends on the number of threads.
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numba
 import numpy as np
 
 compiled = numba.njit(cache=True, nogil=True)
+_MARKER = "numba-sources.sha256"
+
+
+def drop_stale_cache(package: Path, cache: Path) -> bool:
+    """Empty numba's cache in `cache` when the package's compiled code changed.
+
+    Numba checks only the file a cached function is defined in, so code compiled into it from
+    another module (these kernels, called from the `*_loop` modules) goes stale unnoticed when
+    that module changes. A digest of every module with compiled code is kept beside the cache;
+    when it differs, the cached code is dropped (and compiled again on first use). Returns
+    whether it was dropped.
+    """
+    h = hashlib.sha256()
+    for path in sorted(package.glob("*.py")):
+        text = path.read_bytes()
+        if b"@compiled" in text:
+            h.update(path.name.encode() + b"\0" + text)
+    digest = h.hexdigest()
+    marker = cache / _MARKER
+    try:
+        if marker.read_text() == digest:
+            return False
+    except OSError:
+        pass
+    try:
+        for stale in (*cache.glob("*.nbi"), *cache.glob("*.nbc")):
+            stale.unlink(missing_ok=True)
+        cache.mkdir(exist_ok=True)
+        marker.write_text(digest)
+    except OSError:  # (a read-only install: numba then caches elsewhere)
+        return False
+    return True
+
+
+if not numba.config.CACHE_DIR:  # (a cache set elsewhere is its owner's to clear)
+    drop_stale_cache(Path(__file__).parent, Path(__file__).parent / "__pycache__")
 
 
 @compiled

@@ -972,3 +972,24 @@ def test_compiled_noisy_pd_is_numpys():
     got = np.array([price_loop._noisy(pd[i], scale[i], drift[i], z[i]) for i in range(2000)])
     assert np.array_equal(_bits(got), _bits(want[:2000]))
     assert (want == 1.0).any() and (want < 1.0).any()
+
+
+def test_a_changed_kernel_drops_the_compiled_cache(tmp_path):
+    """Editing any module with compiled code empties numba's cache once (numba itself would
+    keep code compiled into a caller from a changed module); unchanged sources keep it."""
+    package, cache = tmp_path / "pkg", tmp_path / "pkg" / "__pycache__"
+    package.mkdir()
+    (package / "loops.py").write_text("@compiled\ndef f():\n    return 1\n")
+    (package / "plain.py").write_text("x = 1\n")
+    cache.mkdir()
+    cached = [cache / "loops.f-1.py313.nbi", cache / "loops.f-1.py313.1.nbc"]
+    for path in cached:
+        path.write_text("compiled")
+    assert kernels.drop_stale_cache(package, cache) and not any(p.exists() for p in cached)
+    for path in cached:
+        path.write_text("compiled")
+    assert not kernels.drop_stale_cache(package, cache) and all(p.exists() for p in cached)
+    (package / "plain.py").write_text("x = 2\n")  # no compiled code: the cache stays
+    assert not kernels.drop_stale_cache(package, cache) and all(p.exists() for p in cached)
+    (package / "loops.py").write_text("@compiled\ndef f():\n    return 2\n")
+    assert kernels.drop_stale_cache(package, cache) and not any(p.exists() for p in cached)
