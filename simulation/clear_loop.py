@@ -34,6 +34,20 @@ def in_need(need, rate):
 
 
 @compiled
+def charges_at(app_rate, fee, sme, instrument, applied, guar):
+    """The fees and application costs in each (sme, instrument) cell's rate: the application
+    cost where one is `applied`, the guarantee fee plus two applications on a guarantee."""
+    out = np.empty(len(sme))
+    for c in range(len(sme)):
+        i, k = sme[c], instrument[c]
+        if k == guar:
+            out[c] = fee[i] + 2 * app_rate[i]
+        else:
+            out[c] = app_rate[i] if applied[k] else 0.0
+    return out
+
+
+@compiled
 def stable_order(priority, idx):
     """`idx` sorted by priority, ties by position: a stable sort (merge sort), faster than
     `market.priority_order`'s NumPy passes for a few thousand SMEs, slower beyond."""

@@ -55,11 +55,8 @@ class Charges:
 
     def __getitem__(self, key: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         sme, instrument = key
-        app = self.app_rate[sme]
-        out = np.where(_APPLIED[instrument], app, 0.0)
-        g = instrument == GUAR
-        out[g] = self.fee[sme[g]] + 2 * app[g]
-        return out
+        return clear_loop.charges_at(self.app_rate, self.fee, np.asarray(sme),
+                                     np.asarray(instrument), _APPLIED, GUAR)
 
     def __array__(self, dtype: np.dtype | None = None, copy: bool | None = None) -> np.ndarray:
         n = len(self.app_rate)

@@ -70,3 +70,19 @@ def test_pd_estimate_noise_falls_with_information():
     seen = mk.estimate_pd(pd, np.full_like(z, 0.8), 1.2, z)
     assert np.log(seen).std() < np.log(blind).std() / 4
     assert abs(seen.mean() / 0.03 - 1) < 0.02  # mean-preserving
+
+
+def test_charges_at_cells_are_the_numpy_ones():
+    """The fees and application costs at funded cells, as NumPy worked them out (market.py
+    at 0eb8239): application costs where applied, fee plus two applications on guarantees."""
+    rng = np.random.default_rng(3)
+    n = 400
+    charges = mk.Charges(rng.uniform(0, 0.5, n), np.where(rng.random(n) < 0.3, 0.0, 0.01))
+    sme = np.repeat(np.arange(n), 2)
+    instrument = rng.integers(0, mk.N_INSTRUMENTS, 2 * n)
+    app = charges.app_rate[sme]
+    want = np.where(mk._APPLIED[instrument], app, 0.0)
+    g = instrument == mk.GUAR
+    want[g] = charges.fee[sme[g]] + 2 * app[g]
+    got = charges[sme, instrument]
+    assert np.array_equal(got, want) and g.any() and (got == 0).any()
