@@ -33,7 +33,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from analysis.chunks import check_chunk_size, chunk_sizes, one_line, split
+from analysis.chunks import check_chunk_size, chunk_sizes, one_line, run_seconds, split
 from analysis.cluster import dask_client
 from analysis.experiment import Plan, RunSpec
 from analysis.outputs import check_output_dir, run_bytes, write_errors
@@ -237,7 +237,9 @@ def run_plan(
                     local = None if scheduler else workers or os.cpu_count() or 1
                     pairs = [(s, s.meta()) for s in todo]
                     n = local or len(client.scheduler_info()["workers"])
-                    chunks = split(pairs, chunk_sizes(len(pairs), n, chunk_size))
+                    cost = max(run_seconds(s.config["population"]["n_smes"], s.months)
+                               for s in todo) if todo else 0.0
+                    chunks = split(pairs, chunk_sizes(len(pairs), n, chunk_size, cost))
                     return results_dask(client, chunks, task, stop, local)
 
                 for spec, outcome in _until_interrupted(results):

@@ -14,7 +14,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analysis.batch import execute, run_plan
-from analysis.chunks import AUTO_MAX, MAX_CHUNK, chunk_sizes, run_chunk, split
+from analysis.chunks import (
+    AUTO_MAX,
+    AUTO_SECONDS,
+    MAX_CHUNK,
+    SME_MONTHS_PER_SECOND,
+    chunk_sizes,
+    run_chunk,
+    run_seconds,
+    split,
+)
 from analysis.experiment import load_experiment
 from analysis.store import load_summaries
 from tests.analysis.test_batch import (
@@ -54,6 +63,22 @@ def test_automatic_chunks_cover_every_run_and_shrink_to_one(runs: int, workers: 
 def test_the_main_job_on_2_workers_is_47_tasks_not_272() -> None:
     sizes = chunk_sizes(272, 2)
     assert len(sizes) == 47 and sizes[:26] == [8] * 26 and sizes[-8:] == [1] * 8
+    # its runs (1,000 SMEs x 24 months) are cheap: the estimate of work changes nothing
+    assert chunk_sizes(272, 2, run_cost=run_seconds(1000, 24)) == sizes
+
+
+@given(st.integers(0, 3000), st.integers(1, 64), st.integers(10, 2_000_000),
+       st.integers(1, 120))
+def test_automatic_chunks_hold_about_two_seconds_of_work_at_most(
+        runs: int, workers: int, smes: int, months: int) -> None:
+    """Long runs go one to a task, so an interrupted batch loses little finished work."""
+    cost = run_seconds(smes, months)
+    sizes = chunk_sizes(runs, workers, run_cost=cost)
+    assert sum(sizes) == runs and all(s >= 1 for s in sizes)
+    assert all(s == 1 or s * cost <= AUTO_SECONDS for s in sizes)
+    assert chunk_sizes(runs, workers, 3, run_cost=cost) == chunk_sizes(runs, workers, 3)
+    if smes * months >= 2 * SME_MONTHS_PER_SECOND:  # 10,000 SMEs x 200 months, 50,000 x 40
+        assert set(sizes) <= {1}
 
 
 @given(st.integers(0, 500), st.integers(1, 40))
