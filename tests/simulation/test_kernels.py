@@ -993,3 +993,77 @@ def test_a_changed_kernel_drops_the_compiled_cache(tmp_path):
     assert not kernels.drop_stale_cache(package, cache) and all(p.exists() for p in cached)
     (package / "loops.py").write_text("@compiled\ndef f():\n    return 2\n")
     assert kernels.drop_stale_cache(package, cache) and not any(p.exists() for p in cached)
+
+
+# ---------------------------------------------------------------- failures, lending, after clearing
+
+
+def _failures_plain(self):
+    """`SCFModel._failures` in NumPy, as before it was compiled (model.py at 0eb8239)."""
+    u = self.streams["failure"].random(self.n)
+    fail = self.sme.alive & (u < self.sme.pd_month)
+    cash = self.ledger.view(0, self.n)
+    self.ledger.transfer(np.flatnonzero(fail), self.ledger.outside,
+                         np.maximum(cash[fail], 0.0), "failure")
+    self.sme.alive &= ~fail
+    self.failed_now = fail
+
+
+def _pay_out_loans_plain(model, funded, rate):
+    """`production.pay_out_loans` in NumPy, as before it was compiled (at 0eb8239)."""
+    led, cfg = model.ledger, model.cfg
+    lender = model.loans.cell_lender[funded.cells]
+    led.transfer(led.bank0 + lender, funded.sme, funded.amount, "lending")
+    per_lender = np.bincount(lender, funded.amount, minlength=len(model.banks) + 1)
+    for bank in model.banks:
+        bank.principal += per_lender[bank.index]
+    model.factor.principal += per_lender[-1]
+    years = model.term / 12.0
+    subsidy = funded.column(mk.GUAR) * cfg.guarantor.fee_rate * years * model.sme.waived
+    led.transfer(led.government, led.guarantor, subsidy.sum(), "fee_subsidy")
+    model.loans.write(model.month, funded, rate, model.fee_rate_now)
+    return float(subsidy.sum())
+
+
+@pytest.mark.parametrize("scenario", ["packages/policy_package", "levers/fee_waiver"])
+def test_compiled_failures_and_lending_are_the_numpy_ones(monkeypatch, scenario):
+    """Whole runs (firms failing with cash, guaranteed loans with waived fees) end bit for bit
+    the same with the NumPy failures and lending as with the compiled ones."""
+    from simulation import production
+
+    summary = _runs_match(monkeypatch, SCFModel, "_failures", _failures_plain, scenario,
+                          {"population.pd_mean": 0.08})
+    assert summary["sme_defaults"] > 0
+    monkeypatch.undo()
+    summary = _runs_match(monkeypatch, production, "pay_out_loans", _pay_out_loans_plain,
+                          scenario, {"population.pd_mean": 0.08})
+    assert summary["volume_by_instrument"]["guaranteed_loan"] > 0
+    if scenario == "levers/fee_waiver":
+        assert summary["public_cost_fee_subsidy"] > 0
+
+
+def test_compiled_after_clearing_is_the_numpy_one(monkeypatch):
+    """Every month, what each SME got, who was left short and the guarantee contracts opened
+    equal the NumPy version (model.py at 0eb8239)."""
+    from simulation import finance_loop
+
+    m = SCFModel(load_scenario("packages/policy_package", {"population.n_smes": 700}), seed=2)
+    original = finance_loop.after_clearing
+    opened = []
+
+    def spy(need, sme, inst, amount, month, last_short, guar_opened, guar):
+        short_want, opened_want = last_short.copy(), guar_opened.copy()
+        got_want = np.bincount(sme, amount, minlength=len(need))
+        short_want[got_want < need - 1e-6] = month
+        new = (inst == guar) & (month - opened_want[sme] >= 12)
+        opened_want[sme[new]] = month
+        got = original(need, sme, inst, amount, month, last_short, guar_opened, guar)
+        assert np.array_equal(_bits(got), _bits(got_want)), month
+        assert np.array_equal(last_short, short_want) and np.array_equal(guar_opened, opened_want)
+        opened.append(int(new.sum()))
+        return got
+
+    monkeypatch.setattr(finance_loop, "after_clearing", spy)
+    for _ in range(15):
+        m.step()
+    assert sum(opened) > 0 and (m.last_short == 14).any()
