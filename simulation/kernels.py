@@ -19,6 +19,18 @@ compiled = numba.njit(cache=True, nogil=True)
 _MARKER = "numba-sources.sha256"
 
 
+@compiled
+def maximum(a, b):
+    """`np.maximum(a, b)` for floats: NaN wins, and a tie keeps `a`."""
+    return a if (a >= b or a != a) else b
+
+
+@compiled
+def minimum(a, b):
+    """`np.minimum(a, b)` for floats: NaN wins, and a tie keeps `a`."""
+    return a if (a <= b or a != a) else b
+
+
 def drop_stale_cache(package: Path, cache: Path) -> bool:
     """Empty numba's cache in `cache` when the package's compiled code changed.
 

@@ -78,13 +78,9 @@ class Ledger:
              failed: int) -> None:
         """Book the flows of the transfers a compiled loop made (`kernels.move`, one per
         kind, in order); raise as `transfer` does if transfer `failed` (>= 0) was refused."""
-        if len(kinds) == 1:  # (most kernels make one transfer)
-            if made[0]:
-                self.flows[kinds[0]] += float(flows[0])
-        else:
-            for kind, total, was_made in zip(kinds, flows.tolist(), made.tolist(), strict=True):
-                if was_made:
-                    self.flows[kind] += total
+        for kind, total, was_made in zip(kinds, flows.tolist(), made.tolist(), strict=True):
+            if was_made:
+                self.flows[kind] += total
         if failed >= 0:
             raise ValueError(f"negative transfer in {kinds[failed]}")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulation.kernels import add_bincount, chunked_sum, compiled
+from simulation.kernels import add_bincount, chunked_sum, compiled, maximum
 from simulation.market import CREDIT, GUAR, N_INSTRUMENTS, Funded, at_cells
 
 _NO_CELLS = np.zeros(0, np.intp)
@@ -68,7 +68,7 @@ def _write_cohort(sme, instrument, amount, rate, fee_rate, years, fee_row, guar,
             interest -= f * fee_rate[i] * years
             column[i] = f
             guar[i, s] = f
-        due[c] = f + (interest if (interest >= 0.0 or interest != interest) else 0.0)
+        due[c] = f + maximum(interest, 0.0)
     for i in range(len(fee_row)):
         fee_row[i] = column[i] * fee_rate[i] * years
     return due

@@ -12,13 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.kernels import compiled
-
-
-@compiled
-def _maximum(a, b):
-    """`np.maximum(a, b)` for floats: NaN wins, and a tie keeps `a`."""
-    return a if (a >= b or a != a) else b
+from simulation.kernels import compiled, maximum
 
 
 @compiled
@@ -41,6 +35,6 @@ def needs(outlay, cash, alive, due_sme, due, fee, pay_out, edge_seller, edge_buy
     reserve = np.empty(n)
     for i in range(n):
         owed = loans_due[i] + fee[i] + pay_out[i] + owed_smes[i]
-        reserve[i] = _maximum(owed - due_in[i], 0.0)
-        need[i] = _maximum(outlay[i] + reserve[i] - cash[i], 0.0) * (1.0 if alive[i] else 0.0)
+        reserve[i] = maximum(owed - due_in[i], 0.0)
+        need[i] = maximum(outlay[i] + reserve[i] - cash[i], 0.0) * (1.0 if alive[i] else 0.0)
     return need, reserve

@@ -118,10 +118,10 @@ def _build(kind: str, n: int, cfg: ScenarioConfig, rng: np.random.Generator) -> 
     m = np.array(_split(n, [1.0] * n_chains), np.int64)  # SMEs per chain
     has_dist = kind in ("core_led", "dispersed")
     has_tier2 = kind != "platform"
-    n_dist = np.round(m * ch.distributor_share).astype(np.int64) if has_dist else 0 * m
+    n_dist = np.round(m * ch.distributor_share).astype(np.int64) if has_dist else np.zeros_like(m)
     n_up = m - n_dist
     n_t2 = (np.minimum(np.round(n_up * ch.tier2_share).astype(np.int64), n_up - 1)
-            if has_tier2 else 0 * m)
+            if has_tier2 else np.zeros_like(m))
     # each chain's tier-1s, then its tier-2s, then its distributors
     counts = np.column_stack((n_up - n_t2, n_t2, n_dist)).ravel()
     role = np.repeat(np.tile(np.array([TIER1, TIER2, DISTRIBUTOR], np.int8), n_chains), counts)

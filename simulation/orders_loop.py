@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.kernels import compiled, move
-from simulation.needs_loop import _maximum
+from simulation.kernels import compiled, maximum, move
 
 FAILURE_KINDS = ("failure",)
 
@@ -38,7 +37,7 @@ def orders(chain_shock, persistence, innovation, z_chain, idio_sigma, z_sme, dem
         inputs[edge_buyer[e]] += sales[edge_seller[e]]
     outlay = np.empty(n)
     for i in range(n):
-        outlay[i] = _maximum(cost_share * sales[i] - inputs[i], 0.0)
+        outlay[i] = maximum(cost_share * sales[i] - inputs[i], 0.0)
     return shock, sales, inputs, outlay
 
 
@@ -59,7 +58,7 @@ def failures(balance, scratch, u, pd_month, alive, outside):
     k = 0
     for i in range(n):
         if fail[i]:
-            idx[k], cash[k] = i, _maximum(balance[i], 0.0)
+            idx[k], cash[k] = i, maximum(balance[i], 0.0)
             k += 1
     flows = np.zeros(len(FAILURE_KINDS))
     made = np.zeros(len(FAILURE_KINDS), np.bool_)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.kernels import compiled
+from simulation.kernels import compiled, minimum
 from simulation.market import CONF, CREDIT, FACTOR, GUAR, ORDER, PLEDGE, PREPAY
 
 # scalar parameters, by position in the `p` array handed to `price_offers`
@@ -25,8 +25,7 @@ N_PARAMS = 19
 @compiled
 def _noisy(pd, scale, drift, z):
     """`market.noisy_pd` for one SME: min(pd x exp(scale x z - drift), 1), as `np.minimum`."""
-    x = pd * np.exp(scale * z - drift)
-    return x if (x <= 1.0 or x != x) else 1.0
+    return minimum(pd * np.exp(scale * z - drift), 1.0)
 
 
 @compiled
