@@ -79,7 +79,9 @@ def test_chinese_labels_render_with_the_bundled_font(chromium, dashboard_url):
             "async () => (await document.fonts.load('16px \"Noto Sans SC\"', '中文')).length"
         )
         assert faces >= 1  # the CJK subset was fetched from the offline cache
-        assert dash.evaluate("() => document.fonts.check('16px \"Noto Sans SC\"', '中文')")
+        # (other subsets of the face may still be loading: check() is true once none is)
+        dash.wait_for_function("() => document.fonts.check('16px \"Noto Sans SC\"', '中文')",
+                               timeout=10_000)
         family = dash.locator(".scf-lang-zh").evaluate("e => getComputedStyle(e).fontFamily")
         assert "Noto Sans SC" in family
         # glyphs, not empty boxes: 中文 drawn in the page is as wide as in the loaded font
