@@ -14,7 +14,7 @@ import numpy as np
 
 from simulation.kernels import compiled, numpy_sum
 
-_EPS = 1e-9  # a need below this is met
+NEED_EPS = 1e-9  # a need at or below this is met
 
 
 @compiled
@@ -24,7 +24,7 @@ def in_need(need, rate):
     rows = np.empty(n, np.int64)
     m = 0
     for i in range(n):
-        if need[i] > _EPS:
+        if need[i] > NEED_EPS:
             for k in range(n_instr):
                 if np.isfinite(rate[k, i]):
                     rows[m] = i
@@ -141,7 +141,7 @@ def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor
             k_of[i] = k
             lend[i] = lender[k * n + i]
             q = remaining[i] if remaining[i] < amount[k * n + i] else amount[k * n + i]
-            if not remaining[i] > _EPS:
+            if not remaining[i] > NEED_EPS:
                 q = 0.0
             req[i] = max(q, 0.0)
             acc[i] = 0.0
@@ -230,7 +230,7 @@ def _keep(ids, m, remaining, n_off, rounds):
     kept = 0
     for p in range(m):
         i = ids[p]
-        if remaining[i] > _EPS and n_off[i] > rounds:
+        if remaining[i] > NEED_EPS and n_off[i] > rounds:
             ids[kept] = i
             kept += 1
     return kept

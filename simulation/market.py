@@ -39,6 +39,7 @@ class Offers:
     priority: np.ndarray  # (n,) float64: lenders serve lower values first (estimated PD)
     charges: Charges | np.ndarray | None = None  # (n, I) part of `rate` that is fees and
     # application costs
+    bidders: np.ndarray | None = None  # the SMEs in need with an offer, ascending, if known
 
 
 @dataclass
@@ -224,7 +225,9 @@ def clear_cells(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
     rate = np.ascontiguousarray(offers.rate.T)  # (I, n): one instrument's offers contiguous
     amount = np.ascontiguousarray(offers.amount.T).ravel()
     lender = np.ascontiguousarray(offers.lender.T).ravel()
-    rows = clear_loop.in_need(need, rate)  # SMEs in round 0
+    rows = offers.bidders  # SMEs in round 0
+    if rows is None:
+        rows = clear_loop.in_need(need, rate)
     order = priority_order(offers.priority, rows)  # the same, safest first
     sme, instrument, amount = clear_loop.clear_rounds(
         np.asarray(need, float), rate, amount, lender, rows, order, lender_room,

@@ -101,7 +101,7 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     """The (SME x instrument) offer matrices for this month."""
     z = model.streams["screening"].standard_normal(model.n)  # the month's draws, all at once
     s = offer_columns(model, need, sales, invoice, confirmed, bills, z)
-    amount, rate, pd_bank, app_rate, blocked = price(model, s)
+    amount, rate, pd_bank, app_rate, blocked, bidders = price(model, s)
     # the need the guarantor would take but banks refuse, added block by block (as priced
     # before the loop was compiled: the sums of each block, in block order)
     for lo in range(0, model.n, _BLOCK):
@@ -109,7 +109,7 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
     plan = model.offer_plan
     model.fee_rate_now = plan.fee
     return mk.Offers(amount=amount.T, rate=rate.T, lender=model.loans.lender, priority=pd_bank,
-                     charges=mk.Charges(app_rate, plan.fee))
+                     charges=mk.Charges(app_rate, plan.fee), bidders=bidders)
 
 
 def offer_columns(model: SCFModel, need: np.ndarray, sales: np.ndarray, invoice: np.ndarray,
@@ -137,7 +137,8 @@ def offer_columns(model: SCFModel, need: np.ndarray, sales: np.ndarray, invoice:
 def price(model: SCFModel, s: SimpleNamespace) -> tuple[np.ndarray, ...]:
     """Price every SME's offers from its columns `s`: (amount, rate) as (instrument, SME)
     matrices, the banks' PD estimates, the annualised application costs, and the need the
-    guarantor would take but the bank refuses (per SME).
+    guarantor would take but the bank refuses (per SME), and the SMEs in clearing's first
+    round (in need, with an offer).
 
     Banks see a noisy estimate of PD; their price covers funding, margin, the facility's fixed
     cost (a twelfth of a yearly cost, on a loan that runs for the term), expected loss and an
@@ -155,10 +156,12 @@ def price(model: SCFModel, s: SimpleNamespace) -> tuple[np.ndarray, ...]:
     amount = np.empty((mk.N_INSTRUMENTS, n))
     rate = np.empty((mk.N_INSTRUMENTS, n))
     pd_bank, app_rate, blocked = np.empty(n), np.empty(n), np.empty(n)
-    pl.price_offers(p, s.z, s.pd, s.noise_bank, s.drift_bank, s.noise_factor, s.drift_factor,
-                    pd_bank, s.bank_max_pd, s.need, s.sales, s.quality, s.alive,
-                    s.bank_access, s.order_ok, s.shared, s.distributor, s.upstream, s.contract,
-                    s.conf_rate, s.credit_cap, s.opacity, s.fee, s.own_core_pd, s.conf_total,
-                    s.core_pd, s.inv_total, s.credit_out, s.guar_out, s.hurdle,
-                    np.ascontiguousarray(s.bank_rated), amount, rate, app_rate, blocked)
-    return amount, rate, pd_bank, app_rate, blocked
+    bidders = np.empty(n, np.int64)
+    n_bid = pl.price_offers(p, s.z, s.pd, s.noise_bank, s.drift_bank, s.noise_factor,
+                            s.drift_factor, pd_bank, s.bank_max_pd, s.need, s.sales, s.quality,
+                            s.alive, s.bank_access, s.order_ok, s.shared, s.distributor,
+                            s.upstream, s.contract, s.conf_rate, s.credit_cap, s.opacity, s.fee,
+                            s.own_core_pd, s.conf_total, s.core_pd, s.inv_total, s.credit_out,
+                            s.guar_out, s.hurdle, np.ascontiguousarray(s.bank_rated), amount,
+                            rate, app_rate, blocked, bidders)
+    return amount, rate, pd_bank, app_rate, blocked, bidders[:n_bid]

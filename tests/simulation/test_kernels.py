@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 
-from simulation import kernels, offers
+from simulation import clear_loop, kernels, offers
 from simulation import market as mk
 from simulation.model import SCFModel
 from simulation.scenario import load_scenario
@@ -149,21 +149,30 @@ def _price_plain(model, s, lender, bank_rated, amount, rate):
 
 def test_compiled_pricing_gives_the_numpy_offers_bit_for_bit(monkeypatch):
     """Every month of runs with and without additionality and a guarantor going out for
-    business: the compiled loop's offers equal the NumPy pricing's, cell for cell."""
+    business: the compiled loop's offers equal the NumPy pricing's, cell for cell, for every
+    SME with a need; an SME without one gets no offer and no PD estimate; the bidders are
+    `clear_loop.in_need` of the NumPy offers."""
     compiled_price = offers.price
-    checked = []
+    checked, asked = [], []
 
     def both(model, s):
-        amount, rate, pd_bank, app_rate, blocked = compiled_price(model, s)
+        amount, rate, pd_bank, app_rate, blocked, bidders = compiled_price(model, s)
         a, r = np.empty_like(amount), np.empty_like(rate)
         kept = model.guarantor.blocked
         pd_plain, app_plain = _price_plain(model, s, model.loans.lender.T, s.bank_rated, a, r)
         blocked_plain, model.guarantor.blocked = model.guarantor.blocked - kept, kept
-        assert np.array_equal(a, amount) and np.array_equal(r, rate)
-        assert np.array_equal(pd_plain, pd_bank) and np.array_equal(app_plain, app_rate)
+        asks = s.need > 0
+        asked.append(asks.mean())
+        assert np.array_equal(a[:, asks], amount[:, asks])
+        assert np.array_equal(r[:, asks], rate[:, asks])
+        assert np.array_equal(pd_plain[asks], pd_bank[asks])
+        assert (amount[:, ~asks] == 0).all() and np.isposinf(rate[:, ~asks]).all()
+        assert np.isnan(pd_bank[~asks]).all()
+        assert np.array_equal(app_plain, app_rate)
         assert float(blocked.sum()) == blocked_plain
+        assert np.array_equal(bidders, clear_loop.in_need(s.need, r))
         checked.append(np.isfinite(rate).sum(axis=1))
-        return amount, rate, pd_bank, app_rate, blocked
+        return amount, rate, pd_bank, app_rate, blocked, bidders
 
     monkeypatch.setattr(offers, "price", both)
     for name, overrides in (
@@ -177,6 +186,7 @@ def test_compiled_pricing_gives_the_numpy_offers_bit_for_bit(monkeypatch):
             model.step()
     offered = np.sum(checked, axis=0)
     assert (offered[[mk.CONF, mk.CREDIT, mk.GUAR, mk.FACTOR]] > 0).all()  # instruments used
+    assert min(asked) > 0.05 and max(asked) < 0.95  # SMEs with and without a need, each month
 
 
 # ---------------------------------------------------------------- the ledger, compiled vs NumPy
