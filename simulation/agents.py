@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 from typing import TYPE_CHECKING
 
+import mesa
 import numpy as np
 from mesa import Agent
 from mesa.agentset import _HardKeyAgentSet
@@ -50,10 +51,22 @@ class ColumnView(Agent):
         anything listens for agent registration (a signal subscriber or a dataset), the
         one-by-one path runs instead so that it is told (listeners, signal batches, datasets).
         """
-        if cls._datasets or model._batch_context is not None or any(model.subscribers.values()):
+        if cls.listened(model):
             cls.create_agents(model, n, list(range(n)))
             return
         first = model.agent_id_counter
+        model.agent_id_counter = first + n
+        register_views(model, {cls: cls.views(model, first, n)})
+
+    @classmethod
+    def listened(cls, model: mesa.Model) -> bool:
+        """Whether anything must be told of each new agent of `cls` (signals, datasets)."""
+        return bool(cls._datasets or model._batch_context is not None
+                    or any(model.subscribers.values()))
+
+    @classmethod
+    def views(cls, model: mesa.Model, first: int, n: int) -> list[ColumnView]:
+        """Agents for rows 0..n-1 with unique ids first..first + n - 1, not registered."""
         new = object.__new__
         agents = []
         append = agents.append
@@ -70,10 +83,42 @@ class ColumnView(Agent):
         finally:
             if was_enabled:
                 gc.enable()
-        model.agent_id_counter = first + n
-        model._all_agents._agents.update(dict.fromkeys(agents))
-        by_type = model._agents_by_type.setdefault(cls, _HardKeyAgentSet([], random=model.random))
-        by_type._agents.update(dict.fromkeys(agents))
+        return agents
+
+
+def register_views(model: mesa.Model, views: dict[type, list[ColumnView]]) -> None:
+    """Put `views` (by class, each list in id order) into `model.agents` and
+    `model.agents_by_type`, every set kept in unique-id order (the order of creation) whatever
+    was registered since their ids were handed out."""
+    every = model._all_agents._agents
+    made = [a for agents in views.values() for a in agents]
+    if made and every:
+        ids = [a.unique_id for a in every]
+        if min(ids) > made[-1].unique_id:  # registered since the ids were handed out
+            ordered = dict.fromkeys(made)
+            ordered.update(every)
+            every.clear()
+            every.update(ordered)
+            made = []
+        elif max(ids) > made[0].unique_id:
+            made = sorted([*every, *made], key=lambda a: a.unique_id)
+            every.clear()
+    every.update(dict.fromkeys(made))
+    by_type = model._agents_by_type
+    for cls, agents in views.items():
+        if cls not in by_type:
+            by_type[cls] = _HardKeyAgentSet([], random=model.random)
+        mine = by_type[cls]._agents
+        joined = dict.fromkeys(sorted([*agents, *mine], key=lambda a: a.unique_id)
+                               if mine else agents)
+        mine.clear()
+        mine.update(joined)
+    # types in order of their first agent, as one-by-one registration would have added them
+    first = {cls: next(iter(agents._agents)).unique_id if agents._agents else 0
+             for cls, agents in by_type.items()}
+    kept = sorted(by_type.items(), key=lambda item: first[item[0]])
+    by_type.clear()
+    by_type.update(kept)
 
 
 class SME(ColumnView):

@@ -12,10 +12,19 @@ from dataclasses import dataclass
 
 import mesa
 import numpy as np
+from mesa.agentset import AgentSet
 
 from simulation import finance_loop, needs_loop, orders_loop, owners_loop
 from simulation import market as mk
-from simulation.agents import SME, Bank, CoreFirm, FactoringFirm, Guarantor
+from simulation.agents import (
+    SME,
+    Bank,
+    ColumnView,
+    CoreFirm,
+    FactoringFirm,
+    Guarantor,
+    register_views,
+)
 from simulation.config import ALL_SECTORS, CHAIN_TYPES, ScenarioConfig
 from simulation.ledger import Ledger
 from simulation.loans import LoanBook
@@ -79,8 +88,7 @@ class SCFModel(mesa.Model):
         self._init_population()
         self._init_institutions()
         self.settlement_plan = settlement_plan(self)
-        SME.create_views(self, n)
-        CoreFirm.create_views(self, c)
+        self._reserve_views(((SME, n), (CoreFirm, c)))
         scale = n / 1000.0
         self.banks = [Bank(self, i, cfg.bank.capital * scale) for i in range(b)]
         self.guarantor = Guarantor(self)
@@ -89,6 +97,45 @@ class SCFModel(mesa.Model):
         self._init_pipeline()
         self._fund_institutions(scale)
         self.recorder = Recorder(self)
+
+    # ----------------------------------------------------------------- agents
+    def _reserve_views(self, kinds: tuple[tuple[type[ColumnView], int], ...]) -> None:
+        """The SMEs' and cores' agents: their unique ids are handed out now, in order, but the
+        objects are made the first time anything looks at the model's agents (at 500,000 SMEs
+        making them takes about half a second; the monthly cycle never needs them). Where
+        something listens for new agents, they are made and registered now."""
+        self._pending_views: list[tuple[type[ColumnView], int, int]] = []
+        for cls, n in kinds:
+            if cls.listened(self):
+                cls.create_views(self, n)
+            else:
+                self._pending_views.append((cls, self.agent_id_counter, n))
+                self.agent_id_counter += n
+
+    def _make_views(self) -> None:
+        if self.__dict__.get("_pending_views"):
+            pending, self._pending_views = self._pending_views, []
+            register_views(self, {cls: cls.views(self, first, n) for cls, first, n in pending})
+
+    @property
+    def agents(self) -> AgentSet:
+        """Every agent (Mesa's `model.agents`), the SMEs' and cores' views made on first look."""
+        self._make_views()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> dict[type, AgentSet]:
+        self._make_views()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        self._make_views()
+        return super().agent_types
+
+    def remove_all_agents(self) -> None:
+        self._make_views()
+        super().remove_all_agents()
 
     # ----------------------------------------------------------------- set-up
     def _init_population(self) -> None:

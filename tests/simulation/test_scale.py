@@ -9,7 +9,7 @@ from mesa.experimental.mesa_signals import ModelSignals
 
 from simulation import market as mk
 from simulation import offers
-from simulation.agents import SME, CoreFirm
+from simulation.agents import SME, Bank, ColumnView, CoreFirm
 from simulation.loans import strided_total
 from simulation.market import GUAR, N_INSTRUMENTS
 from simulation.model import SCFModel
@@ -50,6 +50,36 @@ def test_bulk_agent_creation_still_tells_listeners():
     model.observe("agents", ModelSignals.AGENT_ADDED, listener)
     SME.create_views(model, 4)
     assert len(seen) == 4 and len(model.agents_by_type[SME]) == 4
+
+
+def test_views_made_on_first_look_match_mesas_own_registration(monkeypatch):
+    """A model's SME and core agents, made when first looked at, are the agents (types, ids,
+    attributes, order in `model.agents` and in each `agents_by_type` set, the types' order)
+    that Mesa's one-by-one registration makes at set-up; an agent registered in between
+    keeps its place by id."""
+    cfg = load_scenario("baselines/shanghai", {"population.n_smes": 300})
+    lazy = SCFModel(cfg, seed=1)
+    assert lazy._pending_views  # nothing made yet
+    extra = Bank(lazy, 99, 1.0)  # registered before the views are made
+    with monkeypatch.context() as m:
+        m.setattr(ColumnView, "listened", classmethod(lambda cls, model: True))
+        eager = SCFModel(cfg, seed=1)  # Mesa's create_agents, one by one
+    assert not eager._pending_views
+    Bank(eager, 99, 1.0)
+    def seen(model):
+        return [(type(a), a.unique_id, a.pos, getattr(a, "index", None), sorted(vars(a)))
+                for a in model.agents]
+
+    assert seen(lazy) == seen(eager)
+    assert list(lazy.agents)[-1] is extra
+    assert list(lazy.agents_by_type) == list(eager.agents_by_type) == lazy.agent_types
+    for cls in lazy.agent_types:
+        assert [a.unique_id for a in lazy.agents_by_type[cls]] == [
+            a.unique_id for a in eager.agents_by_type[cls]]
+    assert lazy.agents_by_type[SME].to_list()[7].index == 7
+    fresh = SCFModel(cfg, seed=1)
+    fresh.remove_all_agents()
+    assert len(fresh.agents) == 0
 
 
 def test_every_sme_is_an_agent_at_scale():
