@@ -59,10 +59,11 @@ def stable_order(priority, idx):
 
 @compiled
 def _ranks(rate, rows):
-    """Each SME's finite offers, cheapest first (ties: the lower instrument), and their count."""
+    """Each SME's finite offers, cheapest first (ties: the lower instrument), and their count,
+    for the SMEs `rows` (the other rows are left unset)."""
     n_instr, n = rate.shape
-    rank = np.zeros((n, n_instr), np.int8)
-    n_off = np.zeros(n, np.int64)
+    rank = np.empty((n, n_instr), np.int8)
+    n_off = np.empty(n, np.int64)
     for i in rows:
         c = 0
         for k in range(n_instr):
@@ -80,21 +81,6 @@ def _ranks(rate, rows):
 
 
 @compiled
-def _guarantee_rank(rate, guar):
-    """Every SME's rank of the guarantee among its offers, as a stable sort of its rates."""
-    n_instr, n = rate.shape
-    out = np.zeros(n, np.int64)
-    for i in range(n):
-        mine = rate[guar, i]
-        c = 0
-        for j in range(n_instr):
-            if j < guar and rate[j, i] <= mine or j > guar and rate[j, i] < mine:
-                c += 1
-        out[i] = c
-    return out
-
-
-@compiled
 def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor_room, guar):
     """Clear the market; returns the funded (SME, instrument, amount) in SME-then-instrument
     order. `rate` is (I, n), `amount` and `lender` the flat (I, n) arrays, `rows` the SMEs
@@ -106,14 +92,13 @@ def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor
     rank, n_off = _ranks(rate, rows)
     serve = order.copy()
     m = len(rows)
-    remaining = np.zeros(n)
+    # per SME, set (and read) for the SMEs in `rows` only
+    remaining = np.empty(n)
     for i in rows:
         remaining[i] = need[i]
-    k_of = np.zeros(n, np.int64)
-    req = np.zeros(n)
-    acc = np.zeros(n)
-    in_round = np.zeros(n, np.bool_)
-    g_rank = np.zeros(0, np.int64)
+    k_of = np.empty(n, np.int64)
+    req = np.empty(n)
+    acc = np.empty(n)
     g_room = guarantor_room
     cap = 0
     for i in rows:
@@ -124,7 +109,7 @@ def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor
     n_out = 0
     count = np.zeros(n_lenders + 1, np.int64)
     by_lender = np.empty(m, np.int64)
-    lend = np.zeros(n, np.int64)  # the lender of each SME's offer this round
+    lend = np.empty(n, np.int64)  # the lender of each SME's offer this round
     sv_req = np.empty(m)  # this round's requests, in serving order
     sv_g = np.empty(m, np.int64)  # ... their lenders
     sv_guar = np.empty(m, np.bool_)  # ... whether each is a guarantee
@@ -136,7 +121,6 @@ def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor
         any_g = False
         for p in range(m):
             i = rows[p]
-            in_round[i] = True
             k = np.int64(rank[i, r])
             k_of[i] = k
             lend[i] = lender[k * n + i]
@@ -196,16 +180,14 @@ def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor
             for g in range(n_lenders):
                 lender_room[g] -= took[g]
             if acc_g:
-                # the guarantor's room falls by the sum over every SME whose r-th offer is the
-                # guarantee (zeros for those out of the round), added as NumPy adds that column
-                if len(g_rank) == 0:
-                    g_rank = _guarantee_rank(rate, guar)
-                col = np.zeros(n)
+                # the guarantor's room falls by what it guaranteed this round, summed over
+                # the round's guarantees in SME order as NumPy sums an array
+                col = np.empty(m)
                 c = 0
-                for i in range(n):
-                    if g_rank[i] == r:
-                        if in_round[i] and k_of[i] == guar:
-                            col[c] = acc[i]
+                for p in range(m):
+                    i = rows[p]
+                    if k_of[i] == guar:
+                        col[c] = acc[i]
                         c += 1
                 g_room -= numpy_sum(col[:c])
             for p in range(m):
@@ -217,8 +199,6 @@ def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor
                     n_out += 1
                 remaining[i] -= acc[i]
         # next round: SMEs still in need with an offer left
-        for p in range(m):
-            in_round[rows[p]] = False
         _keep(serve, m, remaining, n_off, r + 1)
         m = _keep(rows, m, remaining, n_off, r + 1)
     return _by_cell(out_sme[:n_out], out_k[:n_out], out_amt[:n_out], n)

@@ -107,7 +107,10 @@ def test_sparse_loan_book_sums_like_the_full_matrix():
 
 
 def _clear_plain(need, offers, lender_room, guarantor_room):
-    """Market clearing as first written: every SME in every round, one sort per rationing."""
+    """Market clearing as first written: every SME in every round, one sort per rationing;
+    the guarantor's room falls by the sum of the round's guarantees in SME order (first
+    written as the sum over every SME whose r-th cheapest instrument is the guarantee, offered
+    or not: zeros in other places of NumPy's pairwise sum, which could move its last bit)."""
     n, n_instr = offers.amount.shape
     funded = np.zeros((n, n_instr))
     remaining = need.astype(float).copy()
@@ -118,11 +121,8 @@ def _clear_plain(need, offers, lender_room, guarantor_room):
     for r in range(n_instr):
         k = rank[:, r]
         rate = offers.rate[rows, k]
-        req = np.where(
-            np.isfinite(rate) & (remaining > 1e-9),
-            np.minimum(remaining, offers.amount[rows, k]),
-            0.0,
-        )
+        in_round = np.isfinite(rate) & (remaining > 1e-9)
+        req = np.where(in_round, np.minimum(remaining, offers.amount[rows, k]), 0.0)
         req = np.maximum(req, 0.0)
         if not req.any():
             continue
@@ -133,7 +133,7 @@ def _clear_plain(need, offers, lender_room, guarantor_room):
         lender = offers.lender[rows, k]
         acc = mk.ration(req, offers.priority, lender, lender_room)
         lender_room -= np.bincount(lender, acc, minlength=len(lender_room))
-        g_room -= acc[is_g].sum()
+        g_room -= acc[is_g & in_round].sum()
         funded[rows, k] += acc
         remaining -= acc
     return funded
