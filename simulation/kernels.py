@@ -177,6 +177,47 @@ def numpy_sum(a: np.ndarray) -> float:
 
 
 @compiled
+def sparse_numpy_sum(values: np.ndarray, pos: np.ndarray, n: int) -> float:
+    """`numpy_sum` of the n values that are `values` at positions `pos` (ascending, distinct)
+    and 0.0 elsewhere, bit for bit, in time proportional to the runs and the values given.
+
+    Each of NumPy's partial sums (`pairwise_runs`, eight interleaved lanes per run of eight or
+    more) adds its non-zero values in order; the zeros between them change nothing, for no
+    value is -0.0 (x + 0.0 is x, and 0.0 + x is x, unless x is -0.0): callers pass values
+    that are not -0.0, such as amounts of a transfer (zero or more).
+    """
+    run_lo, run_n, merges = pairwise_runs(n)
+    sums = np.empty(64)
+    lanes = np.empty(8)
+    top, v = 0, 0
+    for run in range(len(run_lo)):
+        lo, m = run_lo[run], run_n[run]
+        end = lo + m
+        if m < 8:
+            res = 0.0
+            while v < len(pos) and pos[v] < end:
+                res += values[v]
+                v += 1
+        else:
+            stop = end - m % 8
+            lanes[:] = 0.0
+            while v < len(pos) and pos[v] < stop:
+                lanes[(pos[v] - lo) % 8] += values[v]
+                v += 1
+            res = (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3]))
+                   + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])))
+            while v < len(pos) and pos[v] < end:
+                res += values[v]
+                v += 1
+        sums[top] = res
+        top += 1
+        for _ in range(merges[run]):
+            sums[top - 2] = sums[top - 2] + sums[top - 1]
+            top -= 1
+    return 0.0 + sums[0]
+
+
+@compiled
 def chunked_sum(flat: np.ndarray, size: int) -> float:
     """NumPy's sum of `flat` (contiguous) in chunks of `size` values, added in order: each
     chunk's `numpy_sum`, then their running total as `np.cumsum` adds (0.0 if empty)."""
@@ -188,12 +229,9 @@ def chunked_sum(flat: np.ndarray, size: int) -> float:
 
 
 @compiled
-def post_transfer(balance, amount, src, src_scalar, dst, dst_scalar, scratch):
-    """`Ledger.transfer` of the amounts (1-D, contiguous) from `src` to `dst` (each of one
-    account or one per amount): returns (NumPy's sum of the amounts, whether one is negative;
-    then nothing moves). Balances move as the NumPy transfer moved them: each account by the sum
-    of its amounts (in order, from zero), zero amounts left out when most are zero."""
-    n = len(amount)
+def _refused(amount):
+    """(whether a transfer of `amount` is refused: an amount is negative, and none is NaN, as
+    NumPy's minimum of amounts with a NaN is NaN; how many amounts are not zero)."""
     has_nan, negative, nonzero = False, False, 0
     for a in amount:
         if a != a:
@@ -202,7 +240,18 @@ def post_transfer(balance, amount, src, src_scalar, dst, dst_scalar, scratch):
             negative = True
         if a != 0:
             nonzero += 1
-    if negative and not has_nan:  # (NumPy's minimum of amounts with a NaN is NaN)
+    return negative and not has_nan, nonzero
+
+
+@compiled
+def post_transfer(balance, amount, src, src_scalar, dst, dst_scalar, scratch):
+    """`Ledger.transfer` of the amounts (1-D, contiguous) from `src` to `dst` (each of one
+    account or one per amount): returns (NumPy's sum of the amounts, whether one is negative;
+    then nothing moves). Balances move as the NumPy transfer moved them: each account by the sum
+    of its amounts (in order, from zero), zero amounts left out when most are zero."""
+    n = len(amount)
+    refused, nonzero = _refused(amount)
+    if refused:
         return 0.0, True
     total = numpy_sum(amount)
     sparse = n > 64 and nonzero < n // 2
@@ -226,6 +275,30 @@ def move(balance, scratch, flows, made, kind, amount, src, src_scalar, dst, dst_
     flows[kind] += total
     made[kind] = True
     return True
+
+
+@compiled
+def move_at(balance, scratch, flows, made, kind, n, values, pos, src, src_scalar, dst,
+            dst_scalar):
+    """`move` of the n amounts that are `values` at positions `pos` (ascending; none -0.0) and
+    zero elsewhere, with `src` and `dst` the accounts at those positions (or one account
+    each), when `post_transfer` would take its sparse path (more than 64 amounts, fewer than
+    half of them non-zero): the same balances and flow, bit for bit, without the zeros.
+    Returns 1 when done, 0 when an amount is negative (nothing moves), -1 when the amounts are
+    too dense (nothing done: the caller moves the full array)."""
+    if n == 0:
+        return 1
+    refused, nonzero = _refused(values)
+    if refused:
+        return 0
+    if not (n > 64 and nonzero < n // 2):
+        return -1
+    flows[kind] += sparse_numpy_sum(values, pos, n)
+    made[kind] = True
+    if nonzero > 0:
+        _post(balance, values, src, src_scalar, True, -1.0, scratch)
+        _post(balance, values, dst, dst_scalar, True, 1.0, scratch)
+    return 1
 
 
 @compiled

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.kernels import compiled, move, numpy_sum
+from simulation.kernels import compiled, move, move_at, sparse_numpy_sum
 
 # the group's transfers, in the order they are made (flows by kind)
 KINDS = ("loan_repayment", "guarantee_fee", "trade_payment", "input_payment",
@@ -77,6 +77,9 @@ def settle_group(balance, scratch, idx, pos, group_of, code, c_sme, c_inst, c_du
     cash = np.empty(m)
     paid_conf = np.empty(m)
     phi = np.empty(m)
+    f_at = np.empty(m, np.int64)  # the SMEs with a fee, and with outside payables, due
+    o_at = np.empty(m, np.int64)
+    nf, no, nan_phi = 0, 0, False
     for q in range(m):
         fee[q], out_due[q] = fee_s[idx[q]], pay_out_h[idx[q]]
         owed[q] = owed_loans[q] + fee[q] + payables[q] + out_due[q]
@@ -85,6 +88,13 @@ def settle_group(balance, scratch, idx, pos, group_of, code, c_sme, c_inst, c_du
         other = owed[q] - due_conf[q]
         x = (cash[q] - paid_conf[q]) / other if other > 0 else 1.0
         phi[q] = min(max(x, 0.0), 1.0)
+        nan_phi |= phi[q] != phi[q]
+        if fee[q] != 0:
+            f_at[nf] = q
+            nf += 1
+        if out_due[q] != 0:
+            o_at[no] = q
+            no += 1
     paid = np.empty(nl)
     for q in range(nl):
         paid[q] = paid_conf[j[q]] if inst[q] == conf else due[q] * phi[j[q]]
@@ -99,36 +109,55 @@ def settle_group(balance, scratch, idx, pos, group_of, code, c_sme, c_inst, c_du
     failed = -1
     if not move(balance, scratch, flows, made, 0, paid, sme, False, bank0 + lender, False):
         failed = 0
-    elif not move(balance, scratch, flows, made, 1, fee * phi, idx, False, one, True):
+    elif not _move_scaled(balance, scratch, flows, made, 1, fee, phi, f_at[:nf], nan_phi, idx,
+                          one):
         failed = 1
     elif not move(balance, scratch, flows, made, 2, trade, buyer, False, seller, False):
         failed = 2
-    elif not move(balance, scratch, flows, made, 3, out_due * phi, idx, False, one_out, True):
+    elif not _move_scaled(balance, scratch, flows, made, 3, out_due, phi, o_at[:no], nan_phi,
+                          idx, one_out):
         failed = 3
     if failed >= 0:
         return flows, made, failed, 0.0, 0.0, inc, prin, badp
 
-    # the guarantor covers its share of a guaranteed loan's loss, within its cash
+    # the guarantor covers its share of a guaranteed loan's loss, within its cash: payouts
+    # are kept at the SMEs with a guaranteed loan due (positions g_at), zero elsewhere
     short = due - paid
-    g_loss = np.zeros(m)
+    ng = 0
     for q in range(nl):
         if inst[q] == guar:
-            g_loss[j[q]] = short[q]
-    payout = coverage * g_loss
-    total = numpy_sum(payout)
+            ng += 1
+    g_at = np.empty(ng, np.int64)
+    g_cell = np.full(nl, -1, np.int64)  # each guaranteed cell's place in g_at
+    payout = np.empty(ng)
+    ng = 0
+    for q in range(nl):
+        if inst[q] == guar:
+            g_at[ng], g_cell[q] = j[q], ng
+            payout[ng] = coverage * short[q]
+            ng += 1
+    total = sparse_numpy_sum(payout, g_at, m)
     if total > 0:
         # scaled payouts can overdraw the guarantor by a rounding error (-1e-13); cash at
         # or below zero pays nothing, never a negative payout
         x = (balance[guarantor] if balance[guarantor] > 0.0 else 0.0) / total
         payout *= x if x < 1.0 else 1.0
-    else:
-        payout *= 1.0
-    to = np.empty(m, np.int64)
-    for q in range(m):
-        to[q] = bank0 + guar_lender[idx[q]]
-    if not move(balance, scratch, flows, made, 4, payout, one, True, to, False):
+    to = np.empty(ng, np.int64)
+    for v in range(ng):
+        to[v] = bank0 + guar_lender[idx[g_at[v]]]
+    done = move_at(balance, scratch, flows, made, 4, m, payout, g_at, one, True, to, False)
+    if done == -1:  # too many payouts to leave the zeros out: the full array of m
+        full = np.zeros(m)
+        full_to = np.empty(m, np.int64)
+        for q in range(m):
+            full_to[q] = bank0 + guar_lender[idx[q]]
+        for v in range(ng):
+            full[g_at[v]] = payout[v]
+        done = 1 if move(balance, scratch, flows, made, 4, full, one, True, full_to,
+                         False) else 0
+    if done == 0:
         return flows, made, 4, 0.0, 0.0, inc, prin, badp
-    paid_out = numpy_sum(payout)
+    paid_out = sparse_numpy_sum(payout, g_at, m)
     reimb = reimb_share * paid_out
     if reimb < 0:
         return flows, made, 5, 0.0, 0.0, inc, prin, badp
@@ -140,7 +169,7 @@ def settle_group(balance, scratch, idx, pos, group_of, code, c_sme, c_inst, c_du
     for q in range(nl):
         income = paid[q] - principal[q]
         if inst[q] == guar:
-            income += payout[j[q]]
+            income += payout[g_cell[q]]
         inc[lender[q]] += income
         prin[lender[q]] += principal[q]
         badp[lender[q]] += principal[q] * (short[q] > 1e-9)
@@ -149,6 +178,24 @@ def settle_group(balance, scratch, idx, pos, group_of, code, c_sme, c_inst, c_du
             defaulted[idx[q]] = True
             alive[idx[q]] = False
     return flows, made, -1, paid_out, reimb, inc, prin, badp
+
+
+@compiled
+def _move_scaled(balance, scratch, flows, made, kind, base, phi, at, nan_phi, idx, dst):
+    """`move` of base x phi (per SME of the group, zero where `base` is) from each SME to the
+    one account `dst`: only the SMEs `at` (where base is not zero) unless the amounts are
+    dense or a phi is NaN (then NaN x 0 is not zero), when the full array is moved."""
+    if not nan_phi:
+        values = np.empty(len(at))
+        src = np.empty(len(at), np.int64)
+        for v in range(len(at)):
+            values[v] = base[at[v]] * phi[at[v]]
+            src[v] = idx[at[v]]
+        done = move_at(balance, scratch, flows, made, kind, len(base), values, at, src, False,
+                       dst, True)
+        if done >= 0:
+            return done == 1
+    return move(balance, scratch, flows, made, kind, base * phi, idx, False, dst, True)
 
 
 @compiled

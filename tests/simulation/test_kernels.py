@@ -224,6 +224,38 @@ def _transfer_plain(balance, flows, src, dst, amount, kind):
             balance[lo:hi + 1] -= sums
 
 
+def test_sparse_sum_and_move_leave_out_zeros_bit_for_bit():
+    """The sum of an array given only by its non-zero values (and some zeros) and where they
+    are equals NumPy's sum of the full array; a transfer given so moves money and books flows
+    as `move` of the full array, or hands back (-1) when that array is too dense."""
+    rng = np.random.default_rng(12)
+    for trial in range(1500):
+        n = int(rng.choice([0, 1, 7, 8, 9, 64, 65, 127, 128, 129, 300, 1000, 8193]))
+        n = int(rng.integers(0, n + 1)) if trial % 2 else n
+        share = rng.choice([0.0, 0.01, 0.2, 0.6, 1.0])
+        dense = rng.lognormal(1, 3, n) * (rng.random(n) < share)
+        pos = np.flatnonzero((dense != 0) | (rng.random(n) < 0.05))  # a few zeros given too
+        values = dense[pos]
+        assert kernels.sparse_numpy_sum(values, pos, n) == dense.sum(), trial
+        accounts = rng.integers(0, 40, n)
+        a = (rng.normal(0, 100, 60), np.zeros(60), np.zeros(3), np.zeros(3, np.bool_))
+        b = tuple(x.copy() for x in a)
+        one = np.array([int(rng.integers(40, 60))])
+        done = kernels.move_at(*a, 1, n, values, pos, one, True, accounts[pos], False)
+        ok = kernels.move(*b, 1, dense, one, True, accounts, False)
+        sparse = n > 64 and np.count_nonzero(dense) < n // 2
+        assert done == (1 if sparse or n == 0 else -1), trial
+        assert ok
+        if done == 1:
+            for x, y in zip(a, b, strict=True):
+                assert np.array_equal(x, y), trial
+    negative = np.array([1.0, -1.0])
+    a = (np.zeros(5), np.zeros(5), np.zeros(2), np.zeros(2, np.bool_))
+    assert kernels.move_at(*a, 0, 100, negative, np.array([3, 9]), np.array([0]), True,
+                           np.array([1, 2]), False) == 0
+    assert not a[0].any() and not a[3].any()
+
+
 def test_compiled_transfer_moves_money_as_the_numpy_one():
     """Random transfers (dense and mostly zero, scalar, one-account and per-amount accounts,
     repeated accounts) leave balances and flows bit for bit as the NumPy transfer did."""
@@ -367,6 +399,34 @@ def test_compiled_settlement_settles_as_the_numpy_one(monkeypatch, scenario, ove
     summary = _runs_match(monkeypatch, settlement, "_settle_group", _settle_group_plain,
                           scenario, overrides)
     assert summary["sme_defaults"] > 0
+
+
+def test_compiled_settlement_scales_payouts_to_the_guarantors_cash_as_the_numpy_one(
+        monkeypatch):
+    """With the guarantor left short of cash (1.0 before each settlement from month 20, once
+    the 2020 package's guarantees have been written and start to fall due), payouts are scaled
+    to its cash, and the run still ends bit for bit as with the NumPy settlement."""
+    from simulation import model as model_module
+    from simulation import settlement
+
+    real = model_module.settle
+    cut = []  # months whose payouts took all the guarantor's cash (then its reimbursement)
+
+    def short_of_cash(m):
+        led = m.ledger
+        if m.month >= 19:
+            led.balance[led.guarantor] = min(led.balance[led.guarantor], 1.0)
+        before = led.flows.get("guarantee_payout", 0.0)
+        out = real(m)
+        paid = led.flows.get("guarantee_payout", 0.0) - before
+        left = led.balance[led.guarantor] - m.cfg.guarantor.reimbursement_share * paid
+        cut.append(paid > 1.0 and abs(left) < 1e-9 * paid)
+        return out
+
+    monkeypatch.setattr(model_module, "settle", short_of_cash)
+    _runs_match(monkeypatch, settlement, "_settle_group", _settle_group_plain,
+                "packages/shanghai_2020", {"population.pd_mean": 0.12})
+    assert sum(cut) >= 4  # in both runs
 
 
 # ---------------------------------------------------------------- production, compiled vs NumPy
