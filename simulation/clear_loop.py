@@ -58,6 +58,63 @@ def stable_order(priority, idx):
 
 
 @compiled
+def order_keys(priority, idx):
+    """Sort keys for `market.priority_order`: each SME's priority's leading bits (the order of
+    non-negative floats is that of their bits) with its position below them. Empty when a
+    priority is negative, -0.0 or NaN (then only a comparison sort orders them)."""
+    m = len(idx)
+    bits = 0
+    while (1 << bits) < m:
+        bits += 1
+    keys = np.empty(m, np.int64)
+    p = np.empty(1)
+    as_int = p.view(np.int64)
+    for j in range(m):
+        p[0] = priority[idx[j]]
+        v = as_int[0]
+        if v < 0 or p[0] != p[0]:
+            return np.empty(0, np.int64), bits
+        keys[j] = (v >> bits << bits) | j
+    return keys, bits
+
+
+@compiled
+def keyed_order(keys, bits, priority, idx):
+    """`idx` in the order of the sorted `keys` (`order_keys`), runs of equal leading bits then
+    put in exact order (priority, then position): a stable sort by priority."""
+    m = len(keys)
+    low = (1 << bits) - 1
+    o = np.empty(m, np.int64)
+    for j in range(m):
+        o[j] = keys[j] & low
+    lo = 0
+    while lo < m:
+        hi = lo + 1
+        while hi < m and (keys[hi] >> bits) == (keys[lo] >> bits):
+            hi += 1
+        if hi - lo > 32:  # (long runs: equal priorities, or apart in their last bits only)
+            run = o[lo:hi].copy()
+            p = np.empty(hi - lo)
+            for a in range(hi - lo):
+                p[a] = priority[idx[run[a]]]
+            o[lo:hi] = run[np.argsort(p, kind="mergesort")]
+        else:
+            for a in range(lo + 1, hi):  # insertion (stable: ties keep their order)
+                x = o[a]
+                px = priority[idx[x]]
+                b = a
+                while b > lo and priority[idx[o[b - 1]]] > px:
+                    o[b] = o[b - 1]
+                    b -= 1
+                o[b] = x
+        lo = hi
+    out = np.empty(m, idx.dtype)
+    for j in range(m):
+        out[j] = idx[o[j]]
+    return out
+
+
+@compiled
 def _ranks(rate, rows):
     """Each SME's finite offers, cheapest first (ties: the lower instrument), and their count,
     for the SMEs `rows` (the other rows are left unset)."""

@@ -129,36 +129,25 @@ def noisy_pd(true_pd: np.ndarray, scale: np.ndarray, drift: np.ndarray,
     return np.minimum(true_pd * np.exp(scale * z - drift), 1.0)
 
 
-_COMPILED_SORT_MAX = 2048  # up to this many SMEs, a compiled merge sort is the faster
+_COMPILED_SORT_MAX = 256  # up to this many SMEs, a compiled merge sort is the faster
 
 
 def priority_order(priority: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """`idx` (ascending) sorted by priority, ties by index: the order in which lenders serve.
 
-    The same order as a stable sort: up to a few thousand SMEs a compiled merge sort;
-    beyond, NumPy's sort. Non-negative priorities (estimated PDs) sort faster as
-    one integer key: the float's leading bits (whose order is the floats' order) with the
-    position below them; runs that share those bits are then put in exact order.
+    The same order as a stable sort: up to a few hundred SMEs a compiled merge sort; beyond,
+    non-negative priorities (estimated PDs) sort as one integer key each (NumPy's sort of
+    integers being the fastest there is here): the float's leading bits (whose order is the
+    floats' order) with the position below them, runs that share those bits then put in exact
+    order (`clear_loop.order_keys`, `keyed_order`). Anything else: NumPy's stable sort.
     """
     if len(idx) <= _COMPILED_SORT_MAX:
         return clear_loop.stable_order(priority, idx)
-    p = priority[idx]
-    m = len(p)
-    if m < 2 or np.signbit(p).any() or np.isnan(p).any():
-        return idx[np.argsort(p, kind="stable")]
-    bits = int(m - 1).bit_length()
-    key = (p.view(np.int64) >> bits << bits) | np.arange(m)
-    key.sort()
-    o = key & ((1 << bits) - 1)
-    lead = key >> bits
-    tie = lead[1:] == lead[:-1]
-    if tie.any():  # equal leading bits are adjacent: each value of `lead` is one run
-        in_run = np.zeros(m, bool)
-        in_run[:-1] = tie
-        in_run[1:] |= tie
-        at = np.flatnonzero(in_run)
-        o[at] = o[at][np.lexsort((o[at], p[o[at]], lead[at]))]
-    return idx[o]
+    keys, bits = clear_loop.order_keys(priority, idx)
+    if len(keys) < len(idx):  # a negative priority, -0.0 or NaN
+        return idx[np.argsort(priority[idx], kind="stable")]
+    keys.sort()
+    return clear_loop.keyed_order(keys, bits, priority, idx)
 
 
 def _accept(request: np.ndarray, order: np.ndarray, group: np.ndarray | None,

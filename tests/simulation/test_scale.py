@@ -201,6 +201,12 @@ def test_priority_order_compiled_and_numpy_paths_agree_on_nans_and_signed_zeros(
         idx = np.arange(n)
         order = mk.priority_order(priority, idx)
         assert np.array_equal(order, idx[np.argsort(priority, kind="stable")]), n
+        # priorities apart in their last bits only: runs of equal leading bits, one long run
+        # and many short ones
+        for base in (0.05, np.round(rng.lognormal(-3, 1.5, n), 4)):
+            close = base + rng.integers(0, 40, n) * np.spacing(base)
+            order = mk.priority_order(close, idx)
+            assert np.array_equal(order, idx[np.argsort(close, kind="stable")]), n
 
 
 def _run(months=6, n=1500, seed=4):
