@@ -19,7 +19,7 @@ Targets (issue 16): at least 10x Boltzmann at 1,000 SMEs x 36 months (the model 
 25x at 10,000, and at 500,000 35x in at most 6 s wall and 1.5 GiB; each is printed as met or not.
 
 The monthly cycle's hot loops are compiled by numba and cached on disk. Each timed run first makes
-one tiny run in its process, so the figures are those of a process that has its compiled code
+one small run in its process, so the figures are those of a process that has its compiled code
 loaded (a Dask worker, the dashboard, a second run); what a fresh process pays once, to compile
 (empty cache) or to load the cache, is measured on its own and printed first.
 """
@@ -63,32 +63,34 @@ def _config(n: int):
     return load_scenario(name, {"population.n_smes": n})
 
 
-def _tiny_run() -> None:
+def _small_run() -> None:
+    """A small run that takes every compiled path a big run takes (1,000 SMEs: more bidders
+    than the compiled merge sort serves), so that the timed run loads no compiled code."""
     from simulation import run_one
 
-    run_one(_config(50), 0, 1)
+    run_one(_config(1000), 0, 2)
 
 
 def child_first_run() -> dict:
-    """What a process's first run pays for the compiled loops: CPU time of a tiny run, first
+    """What a process's first run pays for the compiled loops: CPU time of a small run, first
     and again (imports excluded)."""
     import simulation.model  # noqa: F401
 
     c0 = time.process_time()
-    _tiny_run()
+    _small_run()
     c1 = time.process_time()
-    _tiny_run()
+    _small_run()
     return {"first": c1 - c0, "again": time.process_time() - c1}
 
 
 def child_scf(n: int, months: int, seed: int) -> dict:
-    """One run, timed the way `run_one` performs it (after a tiny run that loads the kernels)."""
+    """One run, timed the way `run_one` performs it (after a small run that loads the kernels)."""
     import numpy as np
 
     from simulation.model import SCFModel
     from simulation.runner import RunResult, _clean
 
-    _tiny_run()
+    _small_run()
     cfg = _config(n)
     c0, t0 = time.process_time(), time.perf_counter()
     model = SCFModel(cfg, seed=seed)
@@ -195,7 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"compiled loops, once per process (CPU s): compile {cold['first'] - cold['again']:.2f} "
         f"with an empty cache, load {warm['first'] - warm['again']:.2f} from the cache "
-        f"(a tiny run's first call less its second; import numba not included)"
+        f"(a small run's first call less its second; import numba not included)"
     )
     head = (
         f"{'SMEs':>9} {'set-up s':>8} {'s/month':>7} {'total s':>7} {'cpu s':>6} "
