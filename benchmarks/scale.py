@@ -64,10 +64,12 @@ def _config(n: int):
 
 
 def _small_run() -> None:
-    """A small run that takes every compiled path a big run takes (1,000 SMEs: more bidders
-    than the compiled merge sort serves), so that the timed run loads no compiled code."""
+    """Small runs that take every compiled path a timed run takes, so that it loads no compiled
+    code: 50 SMEs (lenders' serving order by the compiled merge sort) and 1,000 SMEs' first two
+    months (most in need: more bidders than that sort serves, so the keyed sort)."""
     from simulation import run_one
 
+    run_one(_config(50), 0, 1)
     run_one(_config(1000), 0, 2)
 
 
