@@ -30,7 +30,7 @@ from simulation.ledger import Ledger
 from simulation.loans import LoanBook
 from simulation.metrics import MonthRecord, Recorder
 from simulation.networks import TIER1, TIER2, TO_CORE, TO_SME, SupplyNetwork, build_network
-from simulation.offers import make_offers, offer_plan
+from simulation.offers import OfferBuffers, make_offers, offer_plan
 from simulation.production import produce
 from simulation.settlement import settle, settlement_plan
 
@@ -88,6 +88,7 @@ class SCFModel(mesa.Model):
         self._init_population()
         self._init_institutions()
         self.settlement_plan = settlement_plan(self)
+        self.offer_buffers = OfferBuffers.empty(n)
         self._reserve_views(((SME, n), (CoreFirm, c)))
         scale = n / 1000.0
         self.banks = [Bank(self, i, cfg.bank.capital * scale) for i in range(b)]

@@ -28,6 +28,22 @@ _BLOCK = 32_768
 
 
 @dataclass
+class OfferBuffers:
+    """The (instrument, SME) offer matrices, kept from month to month (most rows hold no offer
+    month after month: only the rows written are set back), and which rows were written."""
+
+    amount: np.ndarray
+    rate: np.ndarray
+    written: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> OfferBuffers:
+        """No offers to anyone."""
+        return cls(np.zeros((mk.N_INSTRUMENTS, n)), np.full((mk.N_INSTRUMENTS, n), np.inf),
+                   np.zeros(0, np.int64))
+
+
+@dataclass
 class OfferPlan:
     """The parts of pricing fixed for a run (per SME, or per SME and instrument)."""
 
@@ -153,15 +169,16 @@ def price(model: SCFModel, s: SimpleNamespace) -> tuple[np.ndarray, ...]:
     n = model.n
     p = model.offer_plan.params.copy()
     p[pl.G_MAX_PD], p[pl.OUTREACH] = model.guarantor.max_pd, model.guarantor.outreach
-    amount = np.empty((mk.N_INSTRUMENTS, n))
-    rate = np.empty((mk.N_INSTRUMENTS, n))
+    buf = model.offer_buffers
+    amount, rate = buf.amount, buf.rate
     pd_bank, app_rate, blocked = np.empty(n), np.empty(n), np.empty(n)
-    bidders = np.empty(n, np.int64)
-    n_bid = pl.price_offers(p, s.z, s.pd, s.noise_bank, s.drift_bank, s.noise_factor,
+    bidders, asked = np.empty(n, np.int64), np.empty(n, np.int64)
+    n_bid, n_asked = pl.price_offers(p, s.z, s.pd, s.noise_bank, s.drift_bank, s.noise_factor,
                             s.drift_factor, pd_bank, s.bank_max_pd, s.need, s.sales, s.quality,
                             s.alive, s.bank_access, s.order_ok, s.shared, s.distributor,
                             s.upstream, s.contract, s.conf_rate, s.credit_cap, s.opacity, s.fee,
                             s.own_core_pd, s.conf_total, s.core_pd, s.inv_total, s.credit_out,
                             s.guar_out, s.hurdle, np.ascontiguousarray(s.bank_rated), amount,
-                            rate, app_rate, blocked, bidders)
+                            rate, app_rate, blocked, bidders, asked, buf.written)
+    buf.written = asked[:n_asked]
     return amount, rate, pd_bank, app_rate, blocked, bidders[:n_bid]

@@ -55,15 +55,20 @@ def price_offers(p, z, true_pd, noise_bank, drift_bank, noise_factor, drift_fact
                  bank_max_pd, need, sales, quality, alive, bank_access,
                  order_ok, shared, distributor, upstream, contract, conf_rate, credit_cap,
                  opacity, fee, own_core_pd, conf_total, core_pd, inv_total, credit_out,
-                 guar_out, hurdle, bank_rated, amount, rate, app_rate, blocked, bidders):
+                 guar_out, hurdle, bank_rated, amount, rate, app_rate, blocked, bidders, asked,
+                 reset):
     """Fill `amount` and `rate` (I, n), `app_rate` and `blocked` (the need the guarantor would
     take but the bank refuses) for every SME, and `pd_bank`, the banks' noisy estimate of each
     SME's PD (the factor's is worked out alongside from the same draw `z`). See `offers.price`
-    for what each line means. Returns m: `bidders[:m]` are the SMEs in clearing's round 0
-    (`clear_loop.in_need`: need above 1e-9 and an offer), ascending.
+    for what each line means. Returns (m, a): `bidders[:m]` are the SMEs in clearing's round 0
+    (`clear_loop.in_need`: need above 1e-9 and an offer), ascending; `asked[:a]` the SMEs
+    with a need, whose offers were written.
 
     An SME with no need (most, in most months) gets no offers and no PD estimate (NaN): every
-    reader of the offers reads them at funded cells, or at SMEs in need, only."""
+    reader of the offers reads them at funded cells, or at SMEs in need, only. `amount` and
+    `rate` are kept from month to month with no offer (0, inf) in every row but those written:
+    the rows of the SMEs `reset` (last month's `asked`) are set back first, and a row with no
+    need is left as it is."""
     # every parameter in a local: the loop's stores cannot then make it reload them
     lgd, max_rate, advance, term, app_cost, fixed_cost = (
         p[LGD], p[MAX_RATE], p[ADVANCE], p[TERM], p[APP_COST], p[FIXED_COST])
@@ -75,16 +80,19 @@ def price_offers(p, z, true_pd, noise_bank, drift_bank, noise_factor, drift_fact
     one_less_cov = 1 - p[COVERAGE]
     one_less_cut = 1 - p[PLEDGE_HAIRCUT]
     keep_share = 1.0 - p[OUTREACH]
-    n_bid = 0
+    for i in reset:
+        for k in range(rate.shape[0]):
+            rate[k, i] = np.inf
+            amount[k, i] = 0.0
+    n_bid, n_asked = 0, 0
     for i in range(len(need)):
         if not need[i] > 0.0:
             app_rate[i] = min(app_cost / 1.0, 0.5)  # as below, with no need: a stock of 1
             pd_bank[i] = np.nan
             blocked[i] = need[i] * 0.0
-            for k in range(rate.shape[0]):
-                rate[k, i] = np.inf
-                amount[k, i] = 0.0
             continue
+        asked[n_asked] = i
+        n_asked += 1
         pdb, h = _noisy(true_pd[i], noise_bank[i], drift_bank[i], z[i]), hurdle[i]
         pd_bank[i] = pdb
         pdf = _noisy(true_pd[i], noise_factor[i], drift_factor[i], z[i])
@@ -154,7 +162,7 @@ def price_offers(p, z, true_pd, noise_bank, drift_bank, noise_factor, drift_fact
                     bidders[n_bid] = i
                     n_bid += 1
                     break
-    return n_bid
+    return n_bid, n_asked
 
 
 @compiled

@@ -148,10 +148,11 @@ def _price_plain(model, s, lender, bank_rated, amount, rate):
 
 
 def test_compiled_pricing_gives_the_numpy_offers_bit_for_bit(monkeypatch):
-    """Every month of runs with and without additionality and a guarantor going out for
-    business: the compiled loop's offers equal the NumPy pricing's, cell for cell, for every
-    SME with a need; an SME without one gets no offer and no PD estimate; the bidders are
-    `clear_loop.in_need` of the NumPy offers."""
+    """Every month of runs with and without additionality, a guarantor going out for
+    business and repayment deferral: the compiled loop's offers equal the NumPy pricing's, cell
+    for cell, for every SME with a need; an SME without one gets no offer and no PD estimate
+    (the offer matrices are kept from month to month: rows written are set back); the bidders
+    are `clear_loop.in_need` of the NumPy offers."""
     compiled_price = offers.price
     checked, asked = [], []
 
@@ -180,9 +181,10 @@ def test_compiled_pricing_gives_the_numpy_offers_bit_for_bit(monkeypatch):
         ("levers/guarantor_mandate", {}),
         ("baselines/core_led", {"chain.type": "mixed", "guarantor.additional_only": False,
                                 "access.one_stop": True}),
+        ("packages/shanghai_2020", {}),  # deferral from month 14 writes rates after pricing
     ):
         model = SCFModel(load_scenario(name, {"population.n_smes": 1500, **overrides}), seed=7)
-        for _ in range(14):
+        for _ in range(17):
             model.step()
     offered = np.sum(checked, axis=0)
     assert (offered[[mk.CONF, mk.CREDIT, mk.GUAR, mk.FACTOR]] > 0).all()  # instruments used
