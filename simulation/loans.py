@@ -59,28 +59,27 @@ def _write_cohort(sme, instrument, amount, rate, fee_rate, years, fee_row, guar,
     guarantee fees per SME (`fee_row`) and guaranteed principal (`guar[:, s]`), filled in
     place; as the NumPy expressions they replaced, bit for bit."""
     due = np.empty(len(amount))
-    column = np.zeros(len(fee_row))
     for c in range(len(amount)):
         f, r = amount[c], rate[c]
         interest = f * (r if np.isfinite(r) else 0.0) * years
         if instrument[c] == guar_code:
             i = sme[c]
             interest -= f * fee_rate[i] * years
-            column[i] = f
             guar[i, s] = f
+            # (the row is zeros elsewhere, as `_clear_slot` left it: zero x a finite fee rate)
+            fee_row[i] = f * fee_rate[i] * years
         due[c] = f + maximum(interest, 0.0)
-    for i in range(len(fee_row)):
-        fee_row[i] = column[i] * fee_rate[i] * years
     return due
 
 
 @compiled
 def _clear_slot(guar, fee_row, sme, instrument, s, guar_code):
-    """Zero slot s's guaranteed principal (`guar[:, s]`, at its guaranteed cells) and fees."""
+    """Zero slot s's guaranteed principal (`guar[:, s]`) and fees, at its guaranteed cells
+    (the only places `_write_cohort` writes them)."""
     for c in range(len(sme)):
         if instrument[c] == guar_code:
             guar[sme[c], s] = 0.0
-    fee_row[:] = 0.0
+            fee_row[sme[c]] = 0.0
 
 
 class LoanBook:

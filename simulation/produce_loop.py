@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.kernels import compiled, move, numpy_sum
+from simulation.kernels import compiled, move, numpy_sum, sparse_numpy_sum
 
 KINDS = ("distributor_purchase", "production_cost", "core_sales")
 LENDING_KINDS = ("lending",)
@@ -171,11 +171,18 @@ def lend(balance, scratch, lender, sme, amount, bank0, n_lenders, instrument, gu
         src[c] = bank0 + lender[c]
     if not move(balance, scratch, flows, made, 0, amount, src, False, sme, False):
         return flows, made, 0, per_lender, 0.0
-    column = np.zeros(n)
+    # the subsidy column is zero but at the guaranteed cells (ascending SMEs, one each)
+    n_g = 0
     for c in range(len(lender)):
         per_lender[lender[c]] += amount[c]
         if instrument[c] == guar:
-            column[sme[c]] = amount[c]
-    for i in range(n):
-        column[i] = column[i] * fee_rate * years * (1.0 if waived[i] else 0.0)
-    return flows, made, -1, per_lender, numpy_sum(column)
+            n_g += 1
+    at = np.empty(n_g, np.int64)
+    subsidy = np.empty(n_g)
+    n_g = 0
+    for c in range(len(lender)):
+        if instrument[c] == guar:
+            at[n_g] = sme[c]
+            subsidy[n_g] = amount[c] * fee_rate * years * (1.0 if waived[sme[c]] else 0.0)
+            n_g += 1
+    return flows, made, -1, per_lender, sparse_numpy_sum(subsidy, at, n)
