@@ -166,6 +166,8 @@ class SCFModel(mesa.Model):
         lender[:, mk.FACTOR] = cfg.bank.n_banks
         self.loans = LoanBook(n, self.term, lender)
         self.chain_shock = np.zeros(len(net.chain_type))
+        self.bills_month = -(10**6)  # the last month bills were split (none in flight after
+        # a horizon more: each is cleared when its slot settles)
         self.guar_opened = np.full(n, -(10**6))  # month each SME's guarantee contract began
         self.last_short = np.full(n, -(10**6))  # last month an SME's need went unmet
 
@@ -329,6 +331,8 @@ class SCFModel(mesa.Model):
         net, cfg = self.net, self.cfg
         draw = self.streams["confirm"].random(len(net.edge_seller))  # one per trade edge
         # the cores' confirmations and the bills split from them, in one compiled loop
+        if cfg.core.supply_chain_bills:
+            self.bills_month = self.month
         invoice, confirmed, bills = finance_loop.confirm_and_bill(
             need, sales, net.edge_seller, net.edge_buyer, net.edge_weight, self.edge_core,
             draw, cfg.core.confirm_willingness, self.core_line, self.core_conf, self.to_sme,
@@ -381,4 +385,5 @@ class SCFModel(mesa.Model):
         net, loans = self.net, self.loans
         return owners_loop.net_worth(
             self.ledger.view(0, self.n), net.edge_seller, net.edge_buyer, self.to_sme,
-            self.recv.T, self.bills.T, self.pay_out.T, loans.fee.T, *loans.dues())
+            self.recv.T, self.bills.T, self.pay_out.T, loans.fee.T, *loans.dues(),
+            self.month - self.bills_month <= self.horizon)

@@ -18,23 +18,31 @@ from simulation.kernels import compiled, pairwise_sum
 
 @compiled
 def net_worth(cash, edge_seller, edge_buyer, to_sme, recv_t, bills_t, pay_out_t, fee_t,
-              due_sme, due, due_ends):
+              due_sme, due, due_ends, with_bills):
     """Per SME: cash + claims - payables - debt. `recv_t`, `bills_t` are (horizon, edges),
     `pay_out_t` (horizon, SMEs) and `fee_t` (slots, SMEs), C-contiguous; the loan book's
-    cohorts are concatenated (`due_sme`, `due`), cohort k ending at `due_ends[k]`."""
+    cohorts are concatenated (`due_sme`, `due`), cohort k ending at `due_ends[k]`. Without
+    bills in flight (`with_bills` False: `bills_t` all zeros) their sums, zeros that would
+    change no claim, are left out."""
     n = len(cash)
     horizon, n_edges = recv_t.shape
     # each edge's receivables and bills over the horizon, added month by month (the same
     # additions, in the same order, as edge by edge; month-major, the rows are read in turn)
     r = recv_t[0].copy()
-    b = bills_t[0].copy()
     for h in range(1, horizon):
         for e in range(n_edges):
             r[e] += recv_t[h, e]
-            b[e] += bills_t[h, e]
     claims = np.zeros(n)
-    for e in range(n_edges):
-        claims[edge_seller[e]] += r[e] + b[e]
+    if with_bills:
+        b = bills_t[0].copy()
+        for h in range(1, horizon):
+            for e in range(n_edges):
+                b[e] += bills_t[h, e]
+        for e in range(n_edges):
+            claims[edge_seller[e]] += r[e] + b[e]
+    else:
+        for e in range(n_edges):
+            claims[edge_seller[e]] += r[e]
     # (NumPy copied the rows of the SME-to-SME edges before summing them: pairwise)
     owed = np.zeros(n)
     row = np.empty(horizon)

@@ -721,6 +721,32 @@ def test_compiled_net_worth_and_payouts_are_the_numpy_ones(monkeypatch, scenario
     assert m.pay_out.any() or m.bills.any()
 
 
+def test_net_worth_leaves_out_bills_only_when_none_are_in_flight(monkeypatch):
+    """Cores split bills for 8 months, then stop: net worth leaves the bills out only once
+    none is in flight (the ring all zeros), and equals the NumPy one every month."""
+    from simulation import owners_loop
+
+    m = SCFModel(load_scenario("levers/supply_chain_bills", {"population.n_smes": 700}), seed=5)
+    original = owners_loop.net_worth
+    seen = []
+
+    def worth(*args):
+        with_bills = args[-1]
+        assert with_bills or not m.bills.any(), m.month
+        got = original(*args)
+        assert np.array_equal(_bits(got), _bits(_net_worth_plain(m))), m.month
+        seen.append((with_bills, bool(m.bills.any())))
+        return got
+
+    monkeypatch.setattr(owners_loop, "net_worth", worth)
+    for month in range(30):
+        if month == 8:
+            core = m.cfg.core.model_copy(update={"supply_chain_bills": False})
+            m.cfg = m.cfg.model_copy(update={"core": core})
+        m.step()
+    assert (True, True) in seen and (True, False) in seen and seen[-1] == (False, False)
+
+
 def test_compiled_rates_of_the_monthly_rows_are_the_python_ones():
     """Every monthly row of a stressed run (some rates undefined: NaN) holds the
     rates Python's `metrics._derive` works out from its counts and volumes, bit for bit; the
