@@ -9,6 +9,7 @@ The few institutions (banks, guarantor, factoring sector) hold their own state a
 from __future__ import annotations
 
 import gc
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import mesa
@@ -86,31 +87,25 @@ class ColumnView(Agent):
         return agents
 
 
+_unique_id = attrgetter("unique_id")
+
+
 def register_views(model: mesa.Model, views: dict[type, list[ColumnView]]) -> None:
     """Put `views` (by class, each list in id order) into `model.agents` and
     `model.agents_by_type`, every set kept in unique-id order (the order of creation) whatever
     was registered since their ids were handed out."""
     every = model._all_agents._agents
     made = [a for agents in views.values() for a in agents]
-    if made and every:
-        ids = [a.unique_id for a in every]
-        if min(ids) > made[-1].unique_id:  # registered since the ids were handed out
-            ordered = dict.fromkeys(made)
-            ordered.update(every)
-            every.clear()
-            every.update(ordered)
-            made = []
-        elif max(ids) > made[0].unique_id:
-            made = sorted([*every, *made], key=lambda a: a.unique_id)
-            every.clear()
-    every.update(dict.fromkeys(made))
+    # two runs in id order (Mesa registers in creation order): the sort merges them
+    merged = sorted([*every, *made], key=_unique_id)
+    every.clear()
+    every.update(dict.fromkeys(merged))
     by_type = model._agents_by_type
     for cls, agents in views.items():
         if cls not in by_type:
             by_type[cls] = _HardKeyAgentSet([], random=model.random)
         mine = by_type[cls]._agents
-        joined = dict.fromkeys(sorted([*agents, *mine], key=lambda a: a.unique_id)
-                               if mine else agents)
+        joined = dict.fromkeys(sorted([*mine, *agents], key=_unique_id))
         mine.clear()
         mine.update(joined)
     # types in order of their first agent, as one-by-one registration would have added them
