@@ -18,18 +18,25 @@ NEED_EPS = 1e-9  # a need at or below this is met
 
 
 @compiled
+def bids(need, rate, i):
+    """Whether SME i takes part in round 0: need above 1e-9 and at least one finite offer
+    (`rate` is (I, n))."""
+    if need[i] > NEED_EPS:
+        for k in range(rate.shape[0]):
+            if np.isfinite(rate[k, i]):
+                return True
+    return False
+
+
+@compiled
 def in_need(need, rate):
-    """The SMEs that take part in round 0: need above 1e-9 and at least one finite offer."""
-    n_instr, n = rate.shape
-    rows = np.empty(n, np.int64)
+    """The SMEs that take part in round 0 (`bids`), ascending."""
+    rows = np.empty(rate.shape[1], np.int64)
     m = 0
-    for i in range(n):
-        if need[i] > NEED_EPS:
-            for k in range(n_instr):
-                if np.isfinite(rate[k, i]):
-                    rows[m] = i
-                    m += 1
-                    break
+    for i in range(rate.shape[1]):
+        if bids(need, rate, i):
+            rows[m] = i
+            m += 1
     return rows[:m]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.clear_loop import NEED_EPS
+from simulation.clear_loop import bids
 from simulation.kernels import compiled, minimum
 from simulation.market import CONF, CREDIT, FACTOR, GUAR, ORDER, PLEDGE, PREPAY
 
@@ -61,7 +61,7 @@ def price_offers(p, z, true_pd, noise_bank, drift_bank, noise_factor, drift_fact
     take but the bank refuses) for every SME, and `pd_bank`, the banks' noisy estimate of each
     SME's PD (the factor's is worked out alongside from the same draw `z`). See `offers.price`
     for what each line means. Returns (m, a): `bidders[:m]` are the SMEs in clearing's round 0
-    (`clear_loop.in_need`: need above 1e-9 and an offer), ascending; `asked[:a]` the SMEs
+    (`clear_loop.bids`: need above 1e-9 and an offer), ascending; `asked[:a]` the SMEs
     with a need, whose offers were written.
 
     An SME with no need (most, in most months) gets no offers and no PD estimate (NaN): every
@@ -156,12 +156,9 @@ def price_offers(p, z, true_pd, noise_bank, drift_bank, noise_factor, drift_fact
         fok = alive[i] & upstream[i] & (pdf <= f_max_pd) & (unconf > 0)
         _offer(FACTOR, i, fok, f_advance * unconf, fr_f_margin + pdf * lgd, h,
                bank_rated, max_rate, amount, rate)
-        if need[i] > NEED_EPS:
-            for k in range(rate.shape[0]):
-                if np.isfinite(rate[k, i]):
-                    bidders[n_bid] = i
-                    n_bid += 1
-                    break
+        if bids(need, rate, i):
+            bidders[n_bid] = i
+            n_bid += 1
     return n_bid, n_asked
 
 

@@ -171,18 +171,12 @@ def lend(balance, scratch, lender, sme, amount, bank0, n_lenders, instrument, gu
         src[c] = bank0 + lender[c]
     if not move(balance, scratch, flows, made, 0, amount, src, False, sme, False):
         return flows, made, 0, per_lender, 0.0
-    # the subsidy column is zero but at the guaranteed cells (ascending SMEs, one each)
-    n_g = 0
     for c in range(len(lender)):
         per_lender[lender[c]] += amount[c]
-        if instrument[c] == guar:
-            n_g += 1
-    at = np.empty(n_g, np.int64)
-    subsidy = np.empty(n_g)
-    n_g = 0
-    for c in range(len(lender)):
-        if instrument[c] == guar:
-            at[n_g] = sme[c]
-            subsidy[n_g] = amount[c] * fee_rate * years * (1.0 if waived[sme[c]] else 0.0)
-            n_g += 1
+    # the subsidy column is zero but at the guaranteed cells (ascending SMEs, one each)
+    g = np.flatnonzero(instrument == guar)
+    at = sme[g]
+    subsidy = np.empty(len(g))
+    for v in range(len(g)):
+        subsidy[v] = amount[g[v]] * fee_rate * years * (1.0 if waived[at[v]] else 0.0)
     return flows, made, -1, per_lender, sparse_numpy_sum(subsidy, at, n)

@@ -123,19 +123,12 @@ def settle_group(balance, scratch, idx, pos, group_of, code, c_sme, c_inst, c_du
     # the guarantor covers its share of a guaranteed loan's loss, within its cash: payouts
     # are kept at the SMEs with a guaranteed loan due (positions g_at), zero elsewhere
     short = due - paid
-    ng = 0
-    for q in range(nl):
-        if inst[q] == guar:
-            ng += 1
-    g_at = np.empty(ng, np.int64)
+    g_q = np.flatnonzero(inst == guar)  # the guaranteed cells (one an SME, in SME order)
+    ng = len(g_q)
+    g_at = j[g_q]
+    payout = coverage * short[g_q]
     g_cell = np.full(nl, -1, np.int64)  # each guaranteed cell's place in g_at
-    payout = np.empty(ng)
-    ng = 0
-    for q in range(nl):
-        if inst[q] == guar:
-            g_at[ng], g_cell[q] = j[q], ng
-            payout[ng] = coverage * short[q]
-            ng += 1
+    g_cell[g_q] = np.arange(ng)
     total = sparse_numpy_sum(payout, g_at, m)
     if total > 0:
         # scaled payouts can overdraw the guarantor by a rounding error (-1e-13); cash at
