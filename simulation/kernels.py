@@ -333,39 +333,6 @@ def _post(balance, amount, accounts, scalar, sparse, sign, scratch):
 
 
 @compiled
-def column_block_sums(a: np.ndarray, m: int, partial: np.ndarray, out: np.ndarray) -> None:
-    """NumPy's sum of each column of a[:m] (m at most 128) into `out`, each column added as
-    `pairwise_sum` adds a contiguous run of m values (below 8 one by one, else in eight
-    interleaved partial sums). `a` is (>= m, k) C-ordered, `partial` an (8, k) scratch: the
-    columns are added side by side, each in its own order."""
-    k = a.shape[1]
-    if m < 8:
-        for c in range(k):
-            out[c] = 0.0
-        for i in range(m):
-            for c in range(k):
-                out[c] += a[i, c]
-        return
-    for q in range(8):
-        for c in range(k):
-            partial[q, c] = a[q, c]
-    i = 8
-    stop = m - m % 8
-    while i < stop:
-        for q in range(8):
-            for c in range(k):
-                partial[q, c] += a[i + q, c]
-        i += 8
-    for c in range(k):
-        out[c] = (((partial[0, c] + partial[1, c]) + (partial[2, c] + partial[3, c]))
-                  + ((partial[4, c] + partial[5, c]) + (partial[6, c] + partial[7, c])))
-    while i < m:
-        for c in range(k):
-            out[c] += a[i, c]
-        i += 1
-
-
-@compiled
 def pairwise_runs(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """How `pairwise_sum` splits a run of n values: its runs of at most 128 in order (start,
     length) and, after each, how many times the last two partial sums are then added (left

@@ -129,8 +129,8 @@ class Recorder:
         m = self.model
         # every per-SME column, one row each, totalled by group in one compiled pass
         # (record_loop.month_table): per-SME sums over the funded cells only, added in
-        # instrument order as over full rows; counts are sums of 0/1 (exact), "all" is
-        # NumPy's sum of the row
+        # instrument order as over full rows; counts are sums of 0/1 (exact), "all" the sum
+        # of the role groups
         f = r.funded
         table, cost_by, status = record_loop.month_table(
             _AT, len(_ROWS), r.need, m.sme.alive, r.sales, r.delivered_share, r.defaulted,
