@@ -4,6 +4,7 @@ Run by hand, never as a timed test:
 
     .venv/bin/python benchmarks/scale.py                       # 10k, 100k, 500k SMEs x 36 months
     .venv/bin/python benchmarks/scale.py --sizes 10000 --months 12 --boltzmann-steps 5
+    .venv/bin/python benchmarks/scale.py --sizes 1000 10000 --repeat 5  # median of 5 ratios
 
 Each measurement runs in a fresh subprocess, so peak memory (RSS) belongs to that size alone. The
 scenario is `baselines/shanghai` when that file exists, otherwise all four chain types together
@@ -31,6 +32,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -168,6 +170,13 @@ def main(argv: list[str] | None = None) -> None:
         help="Boltzmann steps timed per size (default: as many as months; its later "
         "steps are faster, as wealth concentrates); 0 skips the comparison",
     )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure each size this many times, ours and Boltzmann's alternately, each in a "
+        "fresh process; every ratio is printed, and the median is held against the target",
+    )
     p.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.boltzmann_steps is None:
@@ -210,23 +219,28 @@ def main(argv: list[str] | None = None) -> None:
     print("-" * len(head))
     rows = []
     for n in a.sizes:
-        r = _in_subprocess("scf", str(n), str(a.months), str(a.seed))
-        rate, step_rate = n * a.months / r["total"], n * a.months / r["steps"]
-        line = (
-            f"{n:>9,} {r['setup']:>8.2f} {r['steps'] / a.months:>7.3f} {r['total']:>7.2f} "
-            f"{r['cpu']:>6.2f} {r['peak_gib']:>8.2f} {rate:>9,.0f} {step_rate:>9,.0f} |"
-        )
-        ratio = None
-        if a.boltzmann_steps > 0:
-            bz = _in_subprocess("boltzmann", str(n), str(a.boltzmann_steps))
-            b_rate = n * a.boltzmann_steps / bz["steps"]
-            ratio = rate / b_rate
-            cpu_ratio = (n * a.months / r["cpu"]) / (n * a.boltzmann_steps / bz["cpu"])
-            line += (f" {b_rate:>9,.0f} {ratio:>5.1f}x {step_rate / b_rate:>5.1f}x "
-                     f"{cpu_ratio:>8.1f}x")
-        print(line, flush=True)
+        ratios = []
+        for _ in range(max(a.repeat, 1)):
+            r = _in_subprocess("scf", str(n), str(a.months), str(a.seed))
+            rate, step_rate = n * a.months / r["total"], n * a.months / r["steps"]
+            line = (
+                f"{n:>9,} {r['setup']:>8.2f} {r['steps'] / a.months:>7.3f} {r['total']:>7.2f} "
+                f"{r['cpu']:>6.2f} {r['peak_gib']:>8.2f} {rate:>9,.0f} {step_rate:>9,.0f} |"
+            )
+            if a.boltzmann_steps > 0:
+                bz = _in_subprocess("boltzmann", str(n), str(a.boltzmann_steps))
+                b_rate = n * a.boltzmann_steps / bz["steps"]
+                ratios.append(rate / b_rate)
+                cpu_ratio = (n * a.months / r["cpu"]) / (n * a.boltzmann_steps / bz["cpu"])
+                line += (f" {b_rate:>9,.0f} {rate / b_rate:>5.1f}x {step_rate / b_rate:>5.1f}x "
+                         f"{cpu_ratio:>8.1f}x")
+            print(line, flush=True)
         print(f"{'':>9} then {r['n_agents']:,} agents made on first look at model.agents: "
               f"{r['agents_s']:.2f} s more, peak {r['agents_peak_gib']:.2f} GiB", flush=True)
+        ratio = statistics.median(ratios) if ratios else None
+        if len(ratios) > 1:
+            print(f"{'':>9} ratios {', '.join(f'{x:.1f}x' for x in ratios)}: median "
+                  f"{ratio:.1f}x", flush=True)
         rows.append((n, r, ratio))
     print(f"load average after: {'/'.join(f'{x:.1f}' for x in os.getloadavg())}")
     print("Times are wall-clock seconds; cpu s is the run's process CPU time. SME-mo/s: SME-months")
