@@ -102,6 +102,7 @@ class LoanBook:
         """Which lender serves new loans, per (SME, instrument); loans written keep theirs."""
         self.lender = np.ascontiguousarray(lender.T).T
         self.cell_lender = lender.ravel().astype(np.intp)  # the same, per flat cell
+        self.credit_lender = lender[:, CREDIT].astype(np.intp)  # each SME's credit lender
 
     def write_slot(self, month: int) -> int:
         return month % self.slots

@@ -8,6 +8,7 @@ guarantor takes risk off the bank for a fee; the factor buys receivables.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,11 @@ class OfferPlan:
     bank_rated: np.ndarray  # (I, n): offers priced by a bank (which rations above max_rate)
     edge_pd: np.ndarray  # per trade edge: PD of the core behind its confirmation or bill
     params: np.ndarray  # pricing's scalar parameters (`price_loop`), the guarantor's unset
+
+    @cached_property
+    def columns(self) -> dict[str, np.ndarray]:
+        """The fields pricing reads per SME, by name."""
+        return {k.name: getattr(self, k.name) for k in fields(self) if k.name not in _NOT_COLUMNS}
 
 
 _NOT_COLUMNS = ("edge_pd", "params")  # plan fields that pricing does not read per SME
@@ -137,7 +143,7 @@ def offer_columns(model: SCFModel, need: np.ndarray, sales: np.ndarray, invoice:
                                                     plan.edge_pd, invoice)
     banks_max_pd = np.array([bk.max_pd for bk in model.banks])
     return SimpleNamespace(
-        **{k.name: getattr(plan, k.name) for k in fields(plan) if k.name not in _NOT_COLUMNS},
+        **plan.columns,
         pd=sme.pd, quality=sme.quality, z=z, need=need, sales=sales,
         alive=sme.alive, bank_access=sme.bank_access, order_ok=sme.order_ok,
         shared=sme.shared, conf_total=conf_total, core_pd=core_pd,
@@ -146,7 +152,7 @@ def offer_columns(model: SCFModel, need: np.ndarray, sales: np.ndarray, invoice:
         guar_out=model.loans.outstanding(mk.GUAR),
         contract=model.month - model.guar_opened < 12,
         hurdle=model.hurdle,
-        bank_max_pd=banks_max_pd[model.loans.lender[:, mk.CREDIT]],
+        bank_max_pd=banks_max_pd.take(model.loans.credit_lender),
     )
 
 

@@ -53,13 +53,17 @@ def net_worth(cash, edge_seller, edge_buyer, to_sme, recv_t, bills_t, pay_out_t,
     debt = fee_t[0].copy()
     for s in range(1, fee_t.shape[0]):
         debt += fee_t[s]
-    cohort = np.empty(n)
+    # each cohort's sums per SME from zero, added to the debt once: only at its SMEs (the
+    # others' zeros would change no debt, none being -0.0), and set back to zero as they go
+    cohort = np.zeros(n)
     lo = 0
     for hi in due_ends:
-        cohort[:] = 0.0
         for c in range(lo, hi):
             cohort[due_sme[c]] += due[c]
-        debt += cohort
+        for c in range(lo, hi):
+            i = due_sme[c]
+            debt[i] += cohort[i]  # (an SME met again adds the zero left)
+            cohort[i] = 0.0
         lo = hi
     pay = pay_out_t[0].copy()
     for h in range(1, horizon):

@@ -59,7 +59,7 @@ def price_offers(p, z, true_pd, noise_bank, drift_bank, noise_factor, drift_fact
                  reset):
     """Fill `amount` and `rate` (I, n), `app_rate` and `blocked` (the need the guarantor would
     take but the bank refuses) for every SME, and `pd_bank`, the banks' noisy estimate of each
-    SME's PD (the factor's is worked out alongside from the same draw `z`). See `offers.price`
+    SME's PD (the factor's, where it could buy, from the same draw `z`). See `offers.price`
     for what each line means. Returns (m, a): `bidders[:m]` are the SMEs in clearing's round 0
     (`clear_loop.bids`: need above 1e-9 and an offer), ascending; `asked[:a]` the SMEs
     with a need, whose offers were written.
@@ -95,7 +95,6 @@ def price_offers(p, z, true_pd, noise_bank, drift_bank, noise_factor, drift_fact
         n_asked += 1
         pdb, h = _noisy(true_pd[i], noise_bank[i], drift_bank[i], z[i]), hurdle[i]
         pd_bank[i] = pdb
-        pdf = _noisy(true_pd[i], noise_factor[i], drift_factor[i], z[i])
         stock = max(need[i] * term, 1.0)
         app = min(app_cost / stock, 0.5)
         app_rate[i] = app
@@ -151,11 +150,17 @@ def price_offers(p, z, true_pd, noise_bank, drift_bank, noise_factor, drift_fact
         blocked[i] = need[i] * (accepted & (not bank_ok))
         _offer(GUAR, i, accepted & bank_ok, cap_room * in_time, g_rate, h, bank_rated,
                max_rate, amount, rate)
-        # unconfirmed factoring, at the SME's risk as the factor sees it
+        # unconfirmed factoring, at the SME's risk as the factor sees it (its estimate only
+        # where it could buy: no offer is made elsewhere, whatever the rate)
         unconf = max(inv_total[i] - conf_total[i], 0.0)
-        fok = alive[i] & upstream[i] & (pdf <= f_max_pd) & (unconf > 0)
-        _offer(FACTOR, i, fok, f_advance * unconf, fr_f_margin + pdf * lgd, h,
-               bank_rated, max_rate, amount, rate)
+        fok = alive[i] & upstream[i] & (unconf > 0)
+        f_rate = np.inf
+        if fok:
+            pdf = _noisy(true_pd[i], noise_factor[i], drift_factor[i], z[i])
+            fok = pdf <= f_max_pd
+            f_rate = fr_f_margin + pdf * lgd
+        _offer(FACTOR, i, fok, f_advance * unconf, f_rate, h, bank_rated, max_rate, amount,
+               rate)
         if bids(need, rate, i):
             bidders[n_bid] = i
             n_bid += 1
