@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulation.kernels import compiled, pairwise_sum
+from simulation.kernels import add_bincount, compiled, pairwise_sum
 
 
 @compiled
@@ -53,17 +53,12 @@ def net_worth(cash, edge_seller, edge_buyer, to_sme, recv_t, bills_t, pay_out_t,
     debt = fee_t[0].copy()
     for s in range(1, fee_t.shape[0]):
         debt += fee_t[s]
-    # each cohort's sums per SME from zero, added to the debt once: only at its SMEs (the
-    # others' zeros would change no debt, none being -0.0), and set back to zero as they go
-    cohort = np.zeros(n)
+    # each cohort's sums per SME from zero, added to the debt once (`debt += np.bincount(...)`,
+    # at the cohort's SMEs only: no debt is -0.0)
+    scratch, every, one_kind = np.zeros(n), np.ones(1, np.bool_), np.zeros(len(due), np.int64)
     lo = 0
     for hi in due_ends:
-        for c in range(lo, hi):
-            cohort[due_sme[c]] += due[c]
-        for c in range(lo, hi):
-            i = due_sme[c]
-            debt[i] += cohort[i]  # (an SME met again adds the zero left)
-            cohort[i] = 0.0
+        add_bincount(debt, due_sme[lo:hi], one_kind[lo:hi], due[lo:hi], every, scratch)
         lo = hi
     pay = pay_out_t[0].copy()
     for h in range(1, horizon):

@@ -57,17 +57,13 @@ def month_table(at, n_rows, need, alive, sales, delivered, defaulted, g_out, bal
     width = B_VOLUME0 + len(is_loan)
     by_group = np.zeros((n_groups, width))  # so that the adds run along a row
     status = np.zeros(n, np.int8)
-    n_breakdowns = codes.shape[0]
+    first_breakdown = np.zeros(n_groups, np.bool_)  # the groups "all" adds up
     cell = 0
     for i in range(n):
-        on, s = 1.0 if alive[i] else 0.0, sales[i]
-        lost, failed = s * (1 - delivered[i]), defaulted[i] * 1.0
-        for b in range(n_breakdowns):
-            g = codes[b, i]
-            by_group[g, B_N_ACTIVE] += on
-            by_group[g, B_SALES] += s
-            by_group[g, B_LOST_OUTPUT] += lost
-            by_group[g, B_SME_DEFAULTS] += failed
+        first_breakdown[codes[0, i]] = True
+        lost = sales[i] * (1 - delivered[i])
+        _add(by_group, codes, i, B_N_ACTIVE,
+             (1.0 if alive[i] else 0.0, sales[i], lost, defaulted[i] * 1.0))
         # the SME's cells, each summed from zero in cell order (as `np.bincount`)
         first = cell
         funded_tot, cost, interest, loan_volume = 0.0, 0.0, 0.0, 0.0
@@ -78,8 +74,7 @@ def month_table(at, n_rows, need, alive, sales, delivered, defaulted, g_out, bal
             if is_loan[k]:
                 interest += f * ((r - charge[cell]) if np.isfinite(r) else 0.0)
                 loan_volume += f
-            for b in range(n_breakdowns):
-                by_group[codes[b, i], B_VOLUME0 + k] += f
+            _add(by_group, codes, i, B_VOLUME0 + k, (f,))
             cell += 1
         funded = cell > first
         has_need = need[i] > 1e-9
@@ -87,32 +82,15 @@ def month_table(at, n_rows, need, alive, sales, delivered, defaulted, g_out, bal
         # with no need and no cells the asking block is zeros (need, and min(0.0, 0.0)); with
         # no cells the funded one; with no guarantee and no balance the book's
         if need[i] != 0.0 or funded:
-            asking, met, got = (1.0 if has_need else 0.0), (1.0 if full else 0.0), min(
-                funded_tot, need[i])
-            for b in range(n_breakdowns):
-                g = codes[b, i]
-                by_group[g, B_N_NEED] += asking
-                by_group[g, B_N_FUNDED] += met
-                by_group[g, B_NEED] += need[i]
-                by_group[g, B_FUNDED] += got
+            _add(by_group, codes, i, B_N_NEED, (1.0 if has_need else 0.0, 1.0 if full else 0.0,
+                                                need[i], min(funded_tot, need[i])))
         if g_out[i] != 0.0 or balance[i] != 0.0:
             small = alive[i] and balance[i] > 0 and balance[i] <= small_cap
-            lent, borrower = (balance[i] if small else 0.0), (1.0 if small else 0.0)
-            for b in range(n_breakdowns):
-                g = codes[b, i]
-                by_group[g, B_GUARANTEE_OUTSTANDING] += g_out[i]
-                by_group[g, B_LOAN_BALANCE] += lent
-                by_group[g, B_BORROWERS] += borrower
+            _add(by_group, codes, i, B_GUARANTEE_OUTSTANDING,
+                 (g_out[i], balance[i] if small else 0.0, 1.0 if small else 0.0))
         if funded:
-            for b in range(n_breakdowns):
-                g = codes[b, i]
-                by_group[g, B_COST] += cost
-                by_group[g, B_LOAN_INTEREST] += interest
-                by_group[g, B_LOAN_VOLUME] += loan_volume
+            _add(by_group, codes, i, B_COST, (cost, interest, loan_volume))
         status[i] = 3 if not alive[i] else (1 if full else 2) if has_need else 0
-    first_breakdown = np.zeros(n_groups, np.bool_)
-    for i in range(n):
-        first_breakdown[codes[0, i]] = True
     table = np.zeros((n_groups, n_rows))
     for c in range(width):
         row = at[_OF[c]] if c < B_VOLUME0 else at[VOLUME0] + c - B_VOLUME0
@@ -124,6 +102,16 @@ def month_table(at, n_rows, need, alive, sales, delivered, defaulted, g_out, bal
         table[0, row] = total
     cost_by = cell_group_sums(inst, sme, cell_cost, codes, len(is_loan), n_groups)
     return table.T, cost_by, status
+
+
+@compiled
+def _add(by_group, codes, i, first, values):
+    """Add SME i's `values` (a tuple of floats) to columns first, first + 1, ... of its group in
+    every breakdown of `codes`."""
+    for b in range(codes.shape[0]):
+        g = codes[b, i]
+        for k in range(len(values)):
+            by_group[g, first + k] += values[k]
 
 
 # the rates `derive` works out, in the order `metrics._derive` sets them
