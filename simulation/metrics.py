@@ -106,6 +106,16 @@ class MonthRecord:
     subsidy: float
 
 
+def breakdown_cells(codes: np.ndarray, sizes: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Each SME's cell of the breakdowns in `codes` (b, n), whose groups follow "all" in order
+    (`sizes` of them each), and each cell's group in each breakdown (cells, b): the recorder's
+    table adds SMEs into cells, then cells into groups."""
+    offsets = 1 + np.cumsum((0, *sizes[:-1]))
+    cell_of = np.ravel_multi_index(tuple(codes - offsets[:, None]), sizes)
+    cell_groups = np.stack(np.unravel_index(np.arange(np.prod(sizes)), sizes), axis=1) + offsets
+    return cell_of.astype(np.int64), cell_groups.astype(np.int64)
+
+
 class Recorder:
     """Aggregates each month by group; keeps per-SME status for replaying the network."""
 
@@ -119,6 +129,8 @@ class Recorder:
         # each SME's group in each breakdown, as an index into GROUPS
         self.codes = np.stack((self.group_of, 1 + len(ROLE_NAMES) + size,
                                1 + len(ROLE_NAMES) + len(SIZE_NAMES) + risk)).astype(np.int64)
+        self.cell_of, self.cell_groups = breakdown_cells(
+            self.codes, (len(ROLE_NAMES), len(SIZE_NAMES), len(RISK_NAMES)))
         self.months: list[int] = []
         self._values = np.empty((0, len(GROUPS), len(_KEYS)))  # grown by `_next_block`
         self.status: list[np.ndarray] = []
@@ -137,7 +149,7 @@ class Recorder:
             m.loans.outstanding(4), m.loans.principal_by_sme(LOAN_MASK), SMALL_LOAN_CAP,
             f.sme, f.instrument, f.amount, at_cells(r.rate, f),
             np.asarray(r.charges[f.sme, f.instrument], float), _IS_LOAN, self.codes,
-            len(GROUPS))
+            self.cell_of, self.cell_groups, len(GROUPS))
         public = self.costs.month(r)  # fee subsidies, reimbursements and the levers' costs
         self.public_cost += public
         g = m.guarantor

@@ -1,13 +1,15 @@
 """The recorder's per-SME columns and their group totals in one compiled pass (numba).
 
-Each column is the expression the recorder documents, and each group's sum adds in the order
-the NumPy version added (per-SME sums over funded cells as `np.bincount`, group totals as
-`np.bincount` over the SMEs), so every group's monthly row is the NumPy one bit for bit. The
-"all" row is the sum of the groups of the first breakdown (the SMEs' roles), which partition
-the SMEs: the same values added in another order than NumPy's pairwise sum of the row, equal
-to it within a few units in the last place (tests/simulation/test_kernels.py bounds it at
-1e-12 relative; every value summed is zero or more, so no cancellation can magnify it). The
-recorder's rows feed no decision in the model, so the run itself is unchanged.
+Each column is the expression the recorder documents. Each SME's values are added, in SME order,
+to its cell of the breakdowns (role x size x risk: every SME is in one cell, and each group of a
+breakdown is a union of cells), and each group's sum adds its cells' sums in cell order; the
+"all" row adds the groups of the first breakdown (the SMEs' roles), which partition the SMEs.
+These are the values NumPy's `np.bincount` over the SMEs and pairwise sum of the row added, in
+another order: equal within a few units in the last place (tests/simulation/test_kernels.py
+bounds it at 1e-12 relative; every value summed is zero or more, so no cancellation can
+magnify it). Counts are sums of ones, exact in any order, and the costs by
+instrument and the status are the NumPy ones bit for bit. The recorder's rows feed no decision
+in the model, so the run itself is unchanged.
 """
 
 from __future__ import annotations
@@ -35,16 +37,19 @@ _OF = np.array([N_ACTIVE, SALES, LOST_OUTPUT, SME_DEFAULTS, N_NEED, N_FUNDED, NE
 
 @compiled
 def month_table(at, n_rows, need, alive, sales, delivered, defaulted, g_out, balance,
-                small_cap, sme, inst, amount, rate, charge, is_loan, codes, n_groups):
+                small_cap, sme, inst, amount, rate, charge, is_loan, codes, cell_of,
+                cell_groups, n_groups):
     """The month's per-SME columns totalled by group, (rows, groups) with column 0 "all";
     each instrument's all-in cost by group; each SME's status code (no need, funded, rationed,
-    defaulted). Cells (sme, inst, amount, rate, charge) are the funded ones, in cell order
-    (SMEs ascending); the rows are the 14 columns in `at` and one per instrument. `codes`
-    (breakdowns, n) gives each SME's group in each breakdown; the first breakdown's groups
-    partition the SMEs, and "all" is their sum.
+    defaulted). Funded cells (sme, inst, amount, rate, charge) are in cell order (SMEs
+    ascending); the rows are the 14 columns in `at` and one per instrument. `codes`
+    (breakdowns, n) gives each SME's group in each breakdown, `cell_of` (n) its cell of the
+    breakdowns and `cell_groups` (cells, breakdowns) each cell's groups (so that
+    cell_groups[cell_of[i]] is codes[:, i]); the first breakdown's groups partition the SMEs,
+    and "all" is their sum.
 
-    SME by SME, each column's value is added to the SME's group in every breakdown, as
-    `np.bincount` adds; blocks of zeros are left out, which changes no sum."""
+    SME by SME, each column's value is added to the SME's cell, from zero, in SME order; blocks
+    of zeros are left out, which changes no sum. Each group then adds its cells' sums."""
     n = len(need)
     n_cells = len(amount)
     for c in range(1, n_cells):
@@ -55,15 +60,16 @@ def month_table(at, n_rows, need, alive, sales, delivered, defaulted, g_out, bal
         r = rate[c]
         cell_cost[c] = amount[c] * (r if np.isfinite(r) else 0.0)  # all-in: fees, costs too
     width = B_VOLUME0 + len(is_loan)
-    by_group = np.zeros((n_groups, width))  # so that the adds run along a row
+    by_cell = np.zeros((cell_groups.shape[0], width))  # so that the adds run along a row
+    present = np.zeros(cell_groups.shape[0], np.bool_)  # the cells with an SME
     status = np.zeros(n, np.int8)
-    first_breakdown = np.zeros(n_groups, np.bool_)  # the groups "all" adds up
     cell = 0
     for i in range(n):
-        first_breakdown[codes[0, i]] = True
+        j = cell_of[i]
+        present[j] = True
         lost = sales[i] * (1 - delivered[i])
-        _add(by_group, codes, i, B_N_ACTIVE,
-             (1.0 if alive[i] else 0.0, sales[i], lost, defaulted[i] * 1.0))
+        _add(by_cell, j, B_N_ACTIVE, (1.0 if alive[i] else 0.0, sales[i], lost,
+                                      defaulted[i] * 1.0))
         # the SME's cells, each summed from zero in cell order (as `np.bincount`)
         first = cell
         funded_tot, cost, interest, loan_volume = 0.0, 0.0, 0.0, 0.0
@@ -74,7 +80,7 @@ def month_table(at, n_rows, need, alive, sales, delivered, defaulted, g_out, bal
             if is_loan[k]:
                 interest += f * ((r - charge[cell]) if np.isfinite(r) else 0.0)
                 loan_volume += f
-            _add(by_group, codes, i, B_VOLUME0 + k, (f,))
+            by_cell[j, B_VOLUME0 + k] += f
             cell += 1
         funded = cell > first
         has_need = need[i] > 1e-9
@@ -82,15 +88,24 @@ def month_table(at, n_rows, need, alive, sales, delivered, defaulted, g_out, bal
         # with no need and no cells the asking block is zeros (need, and min(0.0, 0.0)); with
         # no cells the funded one; with no guarantee and no balance the book's
         if need[i] != 0.0 or funded:
-            _add(by_group, codes, i, B_N_NEED, (1.0 if has_need else 0.0, 1.0 if full else 0.0,
-                                                need[i], min(funded_tot, need[i])))
+            _add(by_cell, j, B_N_NEED, (1.0 if has_need else 0.0, 1.0 if full else 0.0,
+                                        need[i], min(funded_tot, need[i])))
         if g_out[i] != 0.0 or balance[i] != 0.0:
             small = alive[i] and balance[i] > 0 and balance[i] <= small_cap
-            _add(by_group, codes, i, B_GUARANTEE_OUTSTANDING,
+            _add(by_cell, j, B_GUARANTEE_OUTSTANDING,
                  (g_out[i], balance[i] if small else 0.0, 1.0 if small else 0.0))
         if funded:
-            _add(by_group, codes, i, B_COST, (cost, interest, loan_volume))
+            _add(by_cell, j, B_COST, (cost, interest, loan_volume))
         status[i] = 3 if not alive[i] else (1 if full else 2) if has_need else 0
+    by_group = np.zeros((n_groups, width))
+    first_breakdown = np.zeros(n_groups, np.bool_)  # the groups "all" adds up
+    for j in range(cell_groups.shape[0]):
+        if present[j]:
+            first_breakdown[cell_groups[j, 0]] = True
+            for b in range(cell_groups.shape[1]):
+                g = cell_groups[j, b]
+                for c in range(width):
+                    by_group[g, c] += by_cell[j, c]
     table = np.zeros((n_groups, n_rows))
     for c in range(width):
         row = at[_OF[c]] if c < B_VOLUME0 else at[VOLUME0] + c - B_VOLUME0
@@ -105,13 +120,11 @@ def month_table(at, n_rows, need, alive, sales, delivered, defaulted, g_out, bal
 
 
 @compiled
-def _add(by_group, codes, i, first, values):
-    """Add SME i's `values` (a tuple of floats) to columns first, first + 1, ... of its group in
-    every breakdown of `codes`."""
-    for b in range(codes.shape[0]):
-        g = codes[b, i]
-        for k in range(len(values)):
-            by_group[g, first + k] += values[k]
+def _add(by_cell, j, first, values):
+    """Add an SME's `values` (a tuple of floats) to columns first, first + 1, ... of its
+    cell j."""
+    for k in range(len(values)):
+        by_cell[j, first + k] += values[k]
 
 
 # the rates `derive` works out, in the order `metrics._derive` sets them

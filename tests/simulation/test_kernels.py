@@ -6,6 +6,7 @@ import pytest
 
 from simulation import clear_loop, kernels, offers
 from simulation import market as mk
+from simulation.metrics import breakdown_cells
 from simulation.model import SCFModel
 from simulation.scenario import load_scenario
 
@@ -563,13 +564,18 @@ def _month_table_plain(rec, r):
 
 def _assert_table_is(got, want, where):
     """The compiled recorder's (table, costs by instrument, status) against the NumPy ones:
-    every group's sums, the costs and the status bit for bit; the "all" column, which adds the
-    role groups' sums instead of NumPy's pairwise sum of the row, within 1e-12 relative (the
-    same non-negative values added in another order)."""
+    the costs and the status bit for bit, the counts exactly; every sum, which adds the SMEs'
+    role x size x risk cells instead of the SMEs one by one ("all": the role groups' sums
+    instead of NumPy's pairwise sum of the row), within 1e-12 relative (the same non-negative
+    values added in another order)."""
+    from simulation.metrics import _ROW
+
     (table, cost_by, status), (table0, cost_by0, status0) = got, want
     assert table.dtype == table0.dtype and status.dtype == status0.dtype, where
-    assert np.array_equal(table[:, 1:], table0[:, 1:], equal_nan=True), where
-    assert np.allclose(table[:, 0], table0[:, 0], rtol=1e-12, atol=0.0), where
+    assert np.allclose(table, table0, rtol=1e-12, atol=0.0, equal_nan=True), where
+    assert np.array_equal(np.isnan(table), np.isnan(table0)), where
+    for count in ("n_active", "n_need", "n_funded", "borrowers"):
+        assert np.array_equal(table[_ROW[count]], table0[_ROW[count]]), (where, count)
     assert np.array_equal(cost_by, cost_by0, equal_nan=True), where
     assert np.array_equal(status, status0), where
 
@@ -870,7 +876,9 @@ def _random_month(rng, n):
     model = SimpleNamespace(sme=SimpleNamespace(alive=alive), loans=SimpleNamespace(
         outstanding=lambda instrument: g_out, principal_by_sme=lambda mask: balance))
     codes = np.stack((rng.integers(1, 4, n), rng.integers(4, 7, n), rng.integers(7, 10, n)))
-    rec = SimpleNamespace(model=model, codes=codes.astype(np.int64))  # the recorder's groups
+    cell_of, cell_groups = breakdown_cells(codes, (3, 3, 3))
+    rec = SimpleNamespace(model=model, codes=codes.astype(np.int64), cell_of=cell_of,
+                          cell_groups=cell_groups)  # the recorder's groups and cells
     record = SimpleNamespace(
         need=need, funded=mk.Funded.from_matrix(funded), rate=rate,
         charges=np.where(np.isfinite(rate), rate, 0.0) * rng.uniform(0, 0.3, (n, n_inst)),
@@ -895,7 +903,8 @@ def test_month_table_is_the_column_matrix_one():
         args = [_AT, len(_ROWS), r.need, m.sme.alive, r.sales, r.delivered_share, r.defaulted,
                 m.loans.outstanding(4), m.loans.principal_by_sme(None), SMALL_LOAN_CAP,
                 f.sme, f.instrument, f.amount, mk.at_cells(r.rate, f),
-                r.charges[f.sme, f.instrument], _IS_LOAN, rec.codes, 10]
+                r.charges[f.sme, f.instrument], _IS_LOAN, rec.codes, rec.cell_of,
+                rec.cell_groups, 10]
         got = record_loop.month_table(*args)
         _assert_table_is(got, _month_table_plain(rec, r), n)
         assert np.isfinite(got[0]).all()

@@ -81,7 +81,7 @@ class _DictRecorder:
             r.defaulted, m.loans.outstanding(4), m.loans.principal_by_sme(LOAN_MASK),
             mt.SMALL_LOAN_CAP, f.sme, f.instrument, f.amount, at_cells(r.rate, f),
             np.asarray(r.charges[f.sme, f.instrument], float), mt._IS_LOAN, self.codes,
-            len(mt.GROUPS))
+            *mt.breakdown_cells(self.codes, (3, 3, 3)), len(mt.GROUPS))
         derived = record_loop.derive(table, mt._DERIVE_AT, len(mt.VOLUME_COLUMNS), m.term)
         values = np.concatenate((table, cost_by, derived)).T.tolist()
         public = self.costs.month(r)
