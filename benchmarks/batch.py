@@ -13,8 +13,9 @@ start-up, imports, reading the experiment, the cluster's start and shutdown, wri
     scf batch EXP --out A --workers 0      # serial: this process, no Dask
     scf batch EXP --out B --workers 2      # a LocalCluster of 2 worker processes
 
-alternating which goes first. It prints both wall times, the speed-up (target >= 1.6x on a
-2-core machine), the runs' own simulation time from the store's log, and the overhead per run:
+alternating which goes first. It prints both wall times, the speed-up (targets on a 2-core
+machine: >= 1.6x, issue 8's, for the default 40 runs; >= 1.8x, issue 16's, for the main job),
+the runs' own simulation time from the store's log, and the overhead per run:
   - serial: (wall - simulation) / runs: start-up, imports, writing the store;
   - Dask: (workers x wall - simulation) / runs, in worker-seconds: all of the above plus the
     cluster's start-up and shutdown, scheduling, moving results, and the idle tail at the end.
@@ -139,6 +140,9 @@ def main() -> None:
     if not SCF.exists():
         sys.exit(f"{SCF} not found: install the project first (./.ci/setup)")
 
+    # issue 16 asks 1.8x of the README's main job; issue 8 asked 1.6x of the default batch
+    main_job = args.experiment is not None and args.experiment.name == "main.yaml"
+    target = 1.8 if main_job else 1.6
     speedups = []
     with tempfile.TemporaryDirectory(prefix="scf-bench-") as tmp:
         root = Path(tmp)
@@ -179,7 +183,7 @@ def main() -> None:
                     f"first run stored at {t['first']:.1f} s, last at {t['last']:.1f} s, exit "
                     f"{t['wall'] - t['last']:.1f} s later; the command's own CPU {t['cpu']:.1f} s)"
                 )
-            print(f"  speed-up: {speedups[-1]:.2f}x (target >= 1.6x)")
+            print(f"  speed-up: {speedups[-1]:.2f}x (target >= {target:.1f}x)")
             print(
                 f"  one run's simulation: {s['sim'] / n:.3f} s wall / {s['sim_cpu'] / n:.3f} s CPU "
                 f"serial, {p['sim'] / n:.3f} s / {p['sim_cpu'] / n:.3f} s on workers"
@@ -193,7 +197,8 @@ def main() -> None:
     if len(speedups) > 1:
         print(
             f"median speed-up over {len(speedups)} rounds: {statistics.median(speedups):.2f}x "
-            f"(range {min(speedups):.2f}x to {max(speedups):.2f}x)"
+            f"(range {min(speedups):.2f}x to {max(speedups):.2f}x); target >= {target:.1f}x: "
+            f"{'met' if statistics.median(speedups) >= target else 'NOT met'}"
         )
     if os.getloadavg()[0] > (os.cpu_count() or 1):
         print(
