@@ -111,7 +111,9 @@ def breakdown_cells(codes: np.ndarray, sizes: tuple[int, ...]) -> tuple[np.ndarr
     (`sizes` of them each), and each cell's group in each breakdown (cells, b): the recorder's
     table adds SMEs into cells, then cells into groups."""
     offsets = 1 + np.cumsum((0, *sizes[:-1]))
-    cell_of = np.ravel_multi_index(tuple(codes - offsets[:, None]), sizes)
+    cell_of = np.zeros(codes.shape[1], np.int64)
+    for b, size in enumerate(sizes):
+        cell_of = cell_of * size + (codes[b] - offsets[b])
     cell_groups = np.stack(np.unravel_index(np.arange(np.prod(sizes)), sizes), axis=1) + offsets
     return cell_of.astype(np.int64), cell_groups.astype(np.int64)
 

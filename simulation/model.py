@@ -180,11 +180,12 @@ class SCFModel(mesa.Model):
         sme.shared = u[1] < cfg.core.data_sharing
         sme.whitelisted = np.asarray(cfg.core.whitelist & (u[2] < cfg.core.whitelist_share))
         sme.alt = np.asarray(cfg.bank.alt_data & (u[3] < cfg.bank.alt_data_coverage))
-        sme.waived = np.isin(net.sme_sector, waived_sectors)
+        # (membership worked out per chain, then read per SME: np.isin over every SME is slow)
+        sme.waived = np.isin(net.chain_sector, waived_sectors)[net.sme_chain]
         sme.bank_access = ~sme.remote | cfg.access.online_accounts
         ctype = net.sme_chain_type
         sme.order_ok = sme.shared & sme.bank_access & (
-            np.isin(ctype, ORDER_DRIVEN) | cfg.core.order_financing) & (
+            np.isin(net.chain_type, ORDER_DRIVEN)[net.sme_chain] | cfg.core.order_financing) & (
             (net.sme_role == TIER1) | ((net.sme_role == TIER2) & (ctype == ORDER_DRIVEN[0])))
         sme.quality = mk.info_quality([
             (b.weight_hard, sme.hard), (b.weight_gov, float(b.gov_data)),

@@ -99,8 +99,7 @@ def _split(n: int, shares: list[float]) -> list[int]:
     w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1 / len(w))
     raw = w * n
     out = np.floor(raw).astype(int)
-    for k in np.argsort(-(raw - out), kind="stable")[: n - out.sum()]:
-        out[k] += 1
+    out[np.argsort(-(raw - out), kind="stable")[: n - out.sum()]] += 1
     return out.tolist()
 
 

@@ -85,7 +85,7 @@ def offer_plan(model: SCFModel) -> OfferPlan:
     return OfferPlan(
         noise_bank=noise_bank, drift_bank=0.5 * noise_bank * noise_bank,
         noise_factor=noise_factor, drift_factor=0.5 * noise_factor * noise_factor,
-        upstream=np.isin(net.sme_role, (TIER1, TIER2)),
+        upstream=(net.sme_role == TIER1) | (net.sme_role == TIER2),
         distributor=net.sme_role == DISTRIBUTOR,
         conf_rate=np.where(via_factor, b.funding_rate + f.margin,
                            b.funding_rate + 0.5 * b.margin),
