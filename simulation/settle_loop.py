@@ -89,12 +89,11 @@ def settle_group(balance, scratch, idx, pos, group_of, code, c_sme, c_inst, c_du
         x = (cash[q] - paid_conf[q]) / other if other > 0 else 1.0
         phi[q] = min(max(x, 0.0), 1.0)
         nan_phi |= phi[q] != phi[q]
-        if fee[q] != 0:
-            f_at[nf] = q
-            nf += 1
-        if out_due[q] != 0:
-            o_at[no] = q
-            no += 1
+        # (each position written, and kept where not zero: no branch to mispredict)
+        f_at[nf] = q
+        nf += fee[q] != 0
+        o_at[no] = q
+        no += out_due[q] != 0
     paid = np.empty(nl)
     for q in range(nl):
         paid[q] = paid_conf[j[q]] if inst[q] == conf else due[q] * phi[j[q]]
