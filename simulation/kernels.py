@@ -324,6 +324,19 @@ def _post(balance, amount, accounts, scalar, sparse, sign, scratch):
         j = accounts[0] if one else accounts[i]
         scratch[j] += a  # from zero, in order, as `np.bincount`
         lo, hi = min(lo, j), max(hi, j)
+    if len(amount) < hi - lo + 1:
+        # fewer amounts than accounts in their range: each account met takes its sum the
+        # first time (a later time adds the 0.0 left, which changes no balance: none is -0.0)
+        for i in range(len(amount)):
+            if sparse and amount[i] == 0:
+                continue
+            j = accounts[0] if one else accounts[i]
+            if sign > 0:
+                balance[j] += scratch[j]
+            else:
+                balance[j] -= scratch[j]
+            scratch[j] = 0.0
+        return
     for j in range(lo, hi + 1):
         if sign > 0:
             balance[j] += scratch[j]
