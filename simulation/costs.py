@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulation.kernels import c_pow
 from simulation.market import GUAR
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class LeverCosts:
         if c.guarantor_expected_loss:
             g = cfg.guarantor
             on = r.funded.instrument == GUAR  # the guaranteed cells, SME by SME
-            pd_term = 1.0 - (1.0 - m.sme.pd_month[r.funded.sme[on]]) ** m.term
+            pd_term = 1.0 - c_pow(1.0 - m.sme.pd_month[r.funded.sme[on]], m.term)
             loss = float((r.funded.amount[on] * pd_term).sum())
             items["guarantor_expected_loss"] = (
                 loss * cfg.bank.lgd * g.coverage * (1.0 - g.reimbursement_share)

@@ -10,6 +10,7 @@ so nothing depends on the number of threads.
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 
 import numba
@@ -29,6 +30,41 @@ def maximum(a, b):
 def minimum(a, b):
     """`np.minimum(a, b)` for floats: NaN wins, and a tie keeps `a`."""
     return a if (a <= b or a != a) else b
+
+
+# NumPy's own exp and power, which it uses on CPUs with AVX-512, differ from the C library's in
+# the last bit for about one value in twenty (measured on an AMD EPYC with AVX-512: 4,534 of
+# 100,000 exps, 6,493 of 100,000 powers). A model that used them would not give the same numbers
+# on every machine, so it uses the C library's everywhere (as `math.exp` and `math.pow` do, and
+# as NumPy does on CPUs without AVX-512, where the golden summaries were recorded).
+
+
+@compiled
+def _exp_loop(x):
+    out = np.empty(len(x))
+    for i in range(len(x)):
+        out[i] = math.exp(x[i])
+    return out
+
+
+@compiled
+def _pow_loop(x, y):
+    out = np.empty(len(x))
+    for i in range(len(x)):
+        out[i] = math.pow(x[i], y)
+    return out
+
+
+def c_exp(x: np.ndarray) -> np.ndarray:
+    """exp, element by element, the C library's on every machine (not NumPy's: see above)."""
+    x = np.asarray(x, dtype=np.float64)
+    return _exp_loop(x.ravel()).reshape(x.shape)
+
+
+def c_pow(x: np.ndarray, y: float) -> np.ndarray:
+    """x ** y, element by element, the C library's pow on every machine (not NumPy's)."""
+    x = np.asarray(x, dtype=np.float64)
+    return _pow_loop(x.ravel(), float(y)).reshape(x.shape)
 
 
 def drop_stale_cache(package: Path, cache: Path) -> bool:

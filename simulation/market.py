@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulation import clear_loop
+from simulation.kernels import c_exp
 
 INSTRUMENTS: tuple[str, ...] = (
     "confirmed_receivable",  # reverse factoring / bill discounting on a core's confirmation
@@ -126,7 +127,7 @@ def estimate_pd(true_pd: np.ndarray, quality: np.ndarray, sigma0: float,
 def noisy_pd(true_pd: np.ndarray, scale: np.ndarray, drift: np.ndarray,
              z: np.ndarray) -> np.ndarray:
     """`estimate_pd` from its noise scale s and drift s^2 / 2, when they are known already."""
-    return np.minimum(true_pd * np.exp(scale * z - drift), 1.0)
+    return np.minimum(true_pd * c_exp(scale * z - drift), 1.0)
 
 
 _COMPILED_SORT_MAX = 256  # up to this many SMEs, a compiled merge sort is the faster

@@ -26,6 +26,8 @@ from simulation.agents import (
     register_views,
 )
 from simulation.config import ALL_SECTORS, CHAIN_TYPES, ScenarioConfig
+from simulation.draws import Month, draw_month
+from simulation.kernels import c_exp, c_pow
 from simulation.ledger import Ledger
 from simulation.loans import LoanBook
 from simulation.metrics import MonthRecord, Recorder
@@ -98,6 +100,7 @@ class SCFModel(mesa.Model):
         self._init_pipeline()
         self._fund_institutions(scale)
         self.recorder = Recorder(self)
+        self.drawn: Month | None = None  # this month's random draws, while it runs
 
     # ----------------------------------------------------------------- agents
     def _reserve_views(self, kinds: tuple[tuple[type[ColumnView], int], ...]) -> None:
@@ -149,15 +152,15 @@ class SCFModel(mesa.Model):
         z_equity, z_hurdle = rng.standard_normal((2, n))
         self.uniforms = u
         self.sme = SMEColumns(
-            pd=pd, pd_month=1 - (1 - pd) ** (1 / 12), hard=hard, remote=u[0] < pop.remote_share,
+            pd=pd, pd_month=1 - c_pow(1 - pd, 1 / 12), hard=hard, remote=u[0] < pop.remote_share,
             # the policy-dependent columns are set by _derive_policy
             shared=np.zeros(n, bool), whitelisted=np.zeros(n, bool), alt=np.zeros(n, bool),
             waived=np.zeros(n, bool), bank_access=np.ones(n, bool), order_ok=np.zeros(n, bool),
             quality=np.zeros(n), quality_factor=np.zeros(n),
             alive=np.ones(n, bool))
         cost = pop.cost_share * net.sme_sales
-        self.hurdle = pop.hurdle_rate * np.exp(pop.hurdle_sigma * z_hurdle)
-        self.equity_target = pop.equity_months * cost * np.exp(
+        self.hurdle = pop.hurdle_rate * c_exp(pop.hurdle_sigma * z_hurdle)
+        self.equity_target = pop.equity_months * cost * c_exp(
             pop.equity_sigma * z_equity - 0.5 * pop.equity_sigma ** 2)
         self.cash_target = pop.cash_months * cost
         self.ledger.endow(np.arange(n), self.cash_target * (0.5 + u[4]))
@@ -271,6 +274,8 @@ class SCFModel(mesa.Model):
         t = self.month
         if t + 1 in self.changes:
             self._apply_schedule(t + 1)
+        self.drawn = draw_month(self.streams, self.n, len(self.chain_shock),
+                                len(self.net.edge_seller))
         self._failures()
         sales, outlay, inputs = self._orders()
         need, reserve = self._needs(outlay)
@@ -298,7 +303,7 @@ class SCFModel(mesa.Model):
 
     def _failures(self) -> None:
         """Exogenous failures at each SME's true default risk; the firm's cash is lost."""
-        u = self.streams["failure"].random(self.n)
+        u = self.drawn.failure
         led = self.ledger
         self.failed_now, *booked = orders_loop.failures(
             led.balance, led._scratch, u, self.sme.pd_month, self.sme.alive, led.outside)
@@ -306,9 +311,8 @@ class SCFModel(mesa.Model):
 
     def _orders(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Orders by chain demand shock and SME noise; cash outlay each order needs now."""
-        net, pop, rng = self.net, self.cfg.population, self.streams["demand"]
-        z_chain = rng.standard_normal(len(self.chain_shock))
-        z_sme = rng.standard_normal(self.n)
+        net, pop = self.net, self.cfg.population
+        z_chain, z_sme = self.drawn.z_chain, self.drawn.z_sme
         self.chain_shock, sales, inputs, outlay = orders_loop.orders(
             self.chain_shock, pop.demand_persistence,
             pop.demand_sigma * np.sqrt(1 - pop.demand_persistence ** 2), z_chain,
@@ -330,7 +334,7 @@ class SCFModel(mesa.Model):
     def _finance(self, need: np.ndarray, sales: np.ndarray, inputs: np.ndarray):
         """Confirmations, bills, offers and clearing."""
         net, cfg = self.net, self.cfg
-        draw = self.streams["confirm"].random(len(net.edge_seller))  # one per trade edge
+        draw = self.drawn.confirm  # one per trade edge
         # the cores' confirmations and the bills split from them, in one compiled loop
         if cfg.core.supply_chain_bills:
             self.bills_month = self.month

@@ -14,7 +14,7 @@ import networkx as nx
 import numpy as np
 
 from simulation.config import ALL_SECTORS, CHAIN_TYPES, SECTORS, ScenarioConfig
-from simulation.kernels import compiled, numpy_sum
+from simulation.kernels import c_exp, compiled, numpy_sum
 
 # SME roles (also the metric groups) and core kinds.
 TIER1, TIER2, DISTRIBUTOR = 0, 1, 2
@@ -105,7 +105,7 @@ def _split(n: int, shares: list[float]) -> list[int]:
 
 def _sizes(rng: np.random.Generator, n: int, cfg: ScenarioConfig) -> np.ndarray:
     p = cfg.population
-    return p.sales_median * np.exp(p.sales_sigma * rng.standard_normal(n))
+    return p.sales_median * c_exp(p.sales_sigma * rng.standard_normal(n))
 
 
 def _build(kind: str, n: int, cfg: ScenarioConfig, rng: np.random.Generator) -> SupplyNetwork:

@@ -7,6 +7,7 @@ guarantor takes risk off the bank for a fee; the factor buys receivables.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from functools import cached_property
 from types import SimpleNamespace
@@ -112,7 +113,7 @@ def _params(model: SCFModel) -> np.ndarray:
         b.max_rate, acc.application_cost * one_stop, model.term, cfg.population.cost_share)
     p[[pl.PER_FIRM_CAP, pl.COVERAGE, pl.DELAY_FACTOR, pl.ADDITIONAL_ONLY]] = (
         g.per_firm_cap, g.coverage,
-        np.exp(-g.delay_months * one_stop / cfg.population.order_patience_months),
+        math.exp(-g.delay_months * one_stop / cfg.population.order_patience_months),
         float(g.additional_only))
     p[[pl.F_MAX_PD, pl.F_ADVANCE, pl.F_MARGIN]] = f.max_pd, f.advance_rate, f.margin
     return p
@@ -121,7 +122,7 @@ def _params(model: SCFModel) -> np.ndarray:
 def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np.ndarray,
                 invoice: np.ndarray, confirmed: np.ndarray, bills: np.ndarray) -> mk.Offers:
     """The (SME x instrument) offer matrices for this month."""
-    z = model.streams["screening"].standard_normal(model.n)  # the month's draws, all at once
+    z = model.drawn.screening  # one per SME
     s = offer_columns(model, need, sales, invoice, confirmed, bills, z)
     amount, rate, pd_bank, app_rate, blocked, bidders = price(model, s)
     # the need the guarantor would take but banks refuse, added block by block (as priced

@@ -52,7 +52,7 @@ def produce(model: SCFModel, sales: np.ndarray, outlay: np.ndarray, reserve: np.
     t, term, horizon = model.month, model.term, model.horizon
     due = (t + term) % horizon
     late_slot = (t + term + cfg.payment.late_months) % horizon
-    draw = model.streams["late"].random(len(net.edge_seller))  # one per trade edge
+    draw = model.drawn.late  # one per trade edge
     pay = cfg.payment
     share, flows, made, failed, late, late_enforced = pl.deliver(
         led.balance, led._scratch, np.array([led.core0, led.outside], np.int64), n, sales,

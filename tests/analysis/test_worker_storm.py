@@ -20,10 +20,12 @@ from analysis.experiment import load_experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 SCF = [sys.executable, "-c", "from analysis.cli import entry; entry()"]
-# long enough (about 0.2-0.5 s of CPU a run) that kills land on running tasks
+# long enough that kills land on running tasks: about 0.27 s a run on an idle AMD EPYC of
+# 1 Dec 2026 (runs of 1,500 SMEs x 12 months, 0.2-0.5 s once, took 0.013 s after issue 16's
+# compiled loops, and the batch could end before a storm or a Ctrl-C reached it)
 STORMY = (
     "description: storm\nscenarios: [baselines/core_led, levers/guarantee_cap]\nseeds: 16\n"
-    "months: 12\nset:\n  population.n_smes: 1500\n"
+    "months: 24\nset:\n  population.n_smes: 30000\n"
 )
 
 
@@ -149,6 +151,7 @@ def test_ctrl_c_stops_a_batch_in_a_worker_storm_within_seconds(
     proc, storm = storm_mid_batch(stormy, out)
     try:
         time.sleep(5)
+        assert proc.poll() is None, "the batch ended before Ctrl-C: its runs are too short"
         proc.send_signal(signal.SIGINT)
         sent = time.monotonic()
         _, stderr = proc.communicate(timeout=30)  # it ignored Ctrl-C before

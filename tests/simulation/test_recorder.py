@@ -10,6 +10,7 @@ import pytest
 from simulation import metrics as mt
 from simulation import record_loop
 from simulation.costs import COST_ITEMS, LeverCosts
+from simulation.kernels import c_pow
 from simulation.market import GUAR, INSTRUMENTS, LOAN_MASK, at_cells
 from simulation.model import SCFModel
 from simulation.scenario import load_scenario
@@ -30,7 +31,7 @@ class _LeverCosts(LeverCosts):
         if c.guarantor_expected_loss:
             g = cfg.guarantor
             at = r.funded.sme[r.funded.instrument == GUAR]
-            pd_term = 1.0 - (1.0 - m.sme.pd_month[at]) ** m.term
+            pd_term = 1.0 - c_pow(1.0 - m.sme.pd_month[at], m.term)
             loss = float((r.funded.column(GUAR)[at] * pd_term).sum())
             items["guarantor_expected_loss"] = (
                 loss * cfg.bank.lgd * g.coverage * (1.0 - g.reimbursement_share)
