@@ -68,11 +68,13 @@ def _config(n: int):
 def _small_run() -> None:
     """Small runs that take every compiled path a timed run takes, so that it loads no compiled
     code: 50 SMEs (lenders' serving order by the compiled merge sort) and 1,000 SMEs' first two
-    months (most in need: more bidders than that sort serves, so the keyed sort)."""
+    months (most in need: more bidders than that sort serves, so the keyed sort), and 3,000
+    SMEs' first month (the month's draws in their compiled loop, from about 2,500 SMEs)."""
     from simulation import run_one
 
     run_one(_config(50), 0, 1)
     run_one(_config(1000), 0, 2)
+    run_one(_config(3000), 0, 1)
 
 
 def child_first_run() -> dict:
