@@ -20,10 +20,10 @@ NEED_EPS = 1e-9  # a need at or below this is met
 @compiled
 def bids(need, rate, i):
     """Whether SME i takes part in round 0: need above 1e-9 and at least one finite offer
-    (`rate` is (I, n))."""
+    (`rate` is (n, I))."""
     if need[i] > NEED_EPS:
-        for k in range(rate.shape[0]):
-            if np.isfinite(rate[k, i]):
+        for k in range(rate.shape[1]):
+            if np.isfinite(rate[i, k]):
                 return True
     return False
 
@@ -31,9 +31,9 @@ def bids(need, rate, i):
 @compiled
 def in_need(need, rate):
     """The SMEs that take part in round 0 (`bids`), ascending."""
-    rows = np.empty(rate.shape[1], np.int64)
+    rows = np.empty(rate.shape[0], np.int64)
     m = 0
-    for i in range(rate.shape[1]):
+    for i in range(rate.shape[0]):
         if bids(need, rate, i):
             rows[m] = i
             m += 1
@@ -125,17 +125,17 @@ def keyed_order(keys, bits, priority, idx):
 def _ranks(rate, rows):
     """Each SME's finite offers, cheapest first (ties: the lower instrument), and their count,
     for the SMEs `rows` (the other rows are left unset)."""
-    n_instr, n = rate.shape
+    n, n_instr = rate.shape
     rank = np.empty((n, n_instr), np.int8)
     n_off = np.empty(n, np.int64)
     for i in rows:
         c = 0
         for k in range(n_instr):
-            r = rate[k, i]
+            r = rate[i, k]
             if not np.isfinite(r):
                 continue
             j = c  # insert after every offer at least as cheap: a stable sort
-            while j > 0 and rate[rank[i, j - 1], i] > r:
+            while j > 0 and rate[i, rank[i, j - 1]] > r:
                 rank[i, j] = rank[i, j - 1]
                 j -= 1
             rank[i, j] = k
@@ -147,10 +147,10 @@ def _ranks(rate, rows):
 @compiled
 def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor_room, guar):
     """Clear the market; returns the funded (SME, instrument, amount) in SME-then-instrument
-    order. `rate` is (I, n), `amount` and `lender` the flat (I, n) arrays, `rows` the SMEs
+    order. `rate` and `amount` are (n, I), `lender` the flat (I, n) array, `rows` the SMEs
     taking part (need above 1e-9 and an offer) by index and `order` the same safest first;
     `lender_room` is consumed."""
-    n_instr, n = rate.shape
+    n, n_instr = rate.shape
     n_lenders = len(lender_room)
     rows = rows.copy()  # (compacted round by round)
     rank, n_off = _ranks(rate, rows)
@@ -188,7 +188,7 @@ def clear_rounds(need, rate, amount, lender, rows, order, lender_room, guarantor
             k = np.int64(rank[i, r])
             k_of[i] = k
             lend[i] = lender[k * n + i]
-            q = remaining[i] if remaining[i] < amount[k * n + i] else amount[k * n + i]
+            q = remaining[i] if remaining[i] < amount[i, k] else amount[i, k]
             if not remaining[i] > NEED_EPS:
                 q = 0.0
             req[i] = max(q, 0.0)

@@ -103,6 +103,8 @@ class Funded:
 
 def at_cells(matrix: np.ndarray, funded: Funded) -> np.ndarray:
     """An (n, I) matrix's values at the funded cells."""
+    if matrix.flags.c_contiguous:  # (the cells are the flat positions)
+        return matrix.ravel()[funded.cells]
     by_instrument = matrix.T
     if by_instrument.flags.c_contiguous:  # stored (instrument, SME): read it flat
         return by_instrument.ravel()[funded.instrument * funded.n + funded.sme]
@@ -212,8 +214,8 @@ def clear_cells(need: np.ndarray, offers: Offers, lender_room: np.ndarray,
     the compiled loop `clear_loop.clear_rounds`.
     """
     n, n_instr = offers.amount.shape
-    rate = np.ascontiguousarray(offers.rate.T)  # (I, n): one instrument's offers contiguous
-    amount = np.ascontiguousarray(offers.amount.T).ravel()
+    rate = np.ascontiguousarray(offers.rate, dtype=float)  # (n, I): an SME's offers together
+    amount = np.ascontiguousarray(offers.amount, dtype=float)
     lender = np.ascontiguousarray(offers.lender.T).ravel()
     rows = offers.bidders  # SMEs in round 0
     if rows is None:

@@ -31,8 +31,10 @@ _BLOCK = 32_768
 
 @dataclass
 class OfferBuffers:
-    """The (instrument, SME) offer matrices, kept from month to month (most rows hold no offer
-    month after month: only the rows written are set back), and which rows were written."""
+    """The (SME, instrument) offer matrices, kept from month to month (most SMEs' rows hold no
+    offer month after month: only the rows written are set back), and which rows were written.
+    An SME's offers lie together: pricing writes, and clearing reads, only the rows of the SMEs
+    in need (about a quarter), not a stretch of every instrument's row."""
 
     amount: np.ndarray
     rate: np.ndarray
@@ -41,7 +43,7 @@ class OfferBuffers:
     @classmethod
     def empty(cls, n: int) -> OfferBuffers:
         """No offers to anyone."""
-        return cls(np.zeros((mk.N_INSTRUMENTS, n)), np.full((mk.N_INSTRUMENTS, n), np.inf),
+        return cls(np.zeros((n, mk.N_INSTRUMENTS)), np.full((n, mk.N_INSTRUMENTS), np.inf),
                    np.zeros(0, np.int64))
 
 
@@ -60,7 +62,7 @@ class OfferPlan:
     opacity: np.ndarray  # opacity premium
     fee: np.ndarray  # guarantee fee
     own_core_pd: np.ndarray  # PD of the SME's main core
-    bank_rated: np.ndarray  # (I, n): offers priced by a bank (which rations above max_rate)
+    bank_rated: np.ndarray  # (n, I): offers priced by a bank (which rations above max_rate)
     edge_pd: np.ndarray  # per trade edge: PD of the core behind its confirmation or bill
     params: np.ndarray  # pricing's scalar parameters (`price_loop`), the guarantor's unset
 
@@ -94,7 +96,7 @@ def offer_plan(model: SCFModel) -> OfferPlan:
         opacity=b.opacity_premium * (1 - sme.quality),
         fee=np.where(sme.waived, 0.0, cfg.guarantor.fee_rate),
         own_core_pd=model.core_pd[net.sme_core],
-        bank_rated=banky[:, None] & (lender != b.n_banks),
+        bank_rated=np.ascontiguousarray((banky[:, None] & (lender != b.n_banks)).T),
         edge_pd=np.where(model.edge_core >= 0, model.core_pd[np.maximum(model.edge_core, 0)],
                          model.core_pd[np.maximum(model.bill_core, 0)]),
         params=_params(model))
@@ -131,7 +133,7 @@ def make_offers(model: SCFModel, need: np.ndarray, sales: np.ndarray, inputs: np
         model.guarantor.note_demand(float(blocked[lo:lo + _BLOCK].sum()))
     plan = model.offer_plan
     model.fee_rate_now = plan.fee
-    return mk.Offers(amount=amount.T, rate=rate.T, lender=model.loans.lender, priority=pd_bank,
+    return mk.Offers(amount=amount, rate=rate, lender=model.loans.lender, priority=pd_bank,
                      charges=mk.Charges(app_rate, plan.fee), bidders=bidders)
 
 
@@ -158,7 +160,7 @@ def offer_columns(model: SCFModel, need: np.ndarray, sales: np.ndarray, invoice:
 
 
 def price(model: SCFModel, s: SimpleNamespace) -> tuple[np.ndarray, ...]:
-    """Price every SME's offers from its columns `s`: (amount, rate) as (instrument, SME)
+    """Price every SME's offers from its columns `s`: (amount, rate) as (SME, instrument)
     matrices, the banks' PD estimates, the annualised application costs, and the need the
     guarantor would take but the bank refuses (per SME), and the SMEs in clearing's first
     round (in need, with an offer).
@@ -185,7 +187,7 @@ def price(model: SCFModel, s: SimpleNamespace) -> tuple[np.ndarray, ...]:
                             s.alive, s.bank_access, s.order_ok, s.shared, s.distributor,
                             s.upstream, s.contract, s.conf_rate, s.credit_cap, s.opacity, s.fee,
                             s.own_core_pd, s.conf_total, s.core_pd, s.inv_total, s.credit_out,
-                            s.guar_out, s.hurdle, np.ascontiguousarray(s.bank_rated), amount,
+                            s.guar_out, s.hurdle, s.bank_rated, amount,
                             rate, app_rate, blocked, bidders, asked, buf.written)
     buf.written = asked[:n_asked]
     return amount, rate, pd_bank, app_rate, blocked, bidders[:n_bid]

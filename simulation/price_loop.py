@@ -57,7 +57,7 @@ def price_offers(p, z, true_pd, noise_bank, drift_bank, noise_factor, drift_fact
                  opacity, fee, own_core_pd, conf_total, core_pd, inv_total, credit_out,
                  guar_out, hurdle, bank_rated, amount, rate, app_rate, blocked, bidders, asked,
                  reset):
-    """Fill `amount` and `rate` (I, n), `app_rate` and `blocked` (the need the guarantor would
+    """Fill `amount` and `rate` (n, I), `app_rate` and `blocked` (the need the guarantor would
     take but the bank refuses) for every SME, and `pd_bank`, the banks' noisy estimate of each
     SME's PD (the factor's, where it could buy, from the same draw `z`). See `offers.price`
     for what each line means. Returns (m, a): `bidders[:m]` are the SMEs in clearing's round 0
@@ -81,9 +81,9 @@ def price_offers(p, z, true_pd, noise_bank, drift_bank, noise_factor, drift_fact
     one_less_cut = 1 - p[PLEDGE_HAIRCUT]
     keep_share = 1.0 - p[OUTREACH]
     for i in reset:
-        for k in range(rate.shape[0]):
-            rate[k, i] = np.inf
-            amount[k, i] = 0.0
+        for k in range(rate.shape[1]):
+            rate[i, k] = np.inf
+            amount[i, k] = 0.0
     n_bid, n_asked = 0, 0
     for i in range(len(need)):
         if not need[i] > 0.0:
@@ -171,6 +171,6 @@ def price_offers(p, z, true_pd, noise_bank, drift_bank, noise_factor, drift_fact
 def _offer(k, i, ok, amt, r, hurdle, bank_rated, max_rate, amount, rate):
     """Offer instrument k to SME i where `ok`, unless the amount is nil, the rate passes the
     SME's hurdle, or a bank's rate passes its ceiling: then the rate is inf and the amount nil."""
-    made = ok & (amt > 0) & (r <= hurdle) & (not (bank_rated[k, i] & (r > max_rate)))
-    rate[k, i] = r if made else np.inf
-    amount[k, i] = amt if made else 0.0
+    made = ok & (amt > 0) & (r <= hurdle) & (not (bank_rated[i, k] & (r > max_rate)))
+    rate[i, k] = r if made else np.inf
+    amount[i, k] = amt if made else 0.0

@@ -159,10 +159,12 @@ def test_compiled_pricing_gives_the_numpy_offers_bit_for_bit(monkeypatch):
     checked, asked = [], []
 
     def both(model, s):
-        amount, rate, pd_bank, app_rate, blocked, bidders = compiled_price(model, s)
+        got = compiled_price(model, s)
+        amount, rate, pd_bank, app_rate, blocked, bidders = got
+        amount, rate = amount.T, rate.T  # (I, n), as the NumPy pricing writes them
         a, r = np.empty_like(amount), np.empty_like(rate)
         kept = model.guarantor.blocked
-        pd_plain, app_plain = _price_plain(model, s, model.loans.lender.T, s.bank_rated, a, r)
+        pd_plain, app_plain = _price_plain(model, s, model.loans.lender.T, s.bank_rated.T, a, r)
         blocked_plain, model.guarantor.blocked = model.guarantor.blocked - kept, kept
         asks = s.need > 0
         asked.append(asks.mean())
@@ -173,9 +175,9 @@ def test_compiled_pricing_gives_the_numpy_offers_bit_for_bit(monkeypatch):
         assert np.isnan(pd_bank[~asks]).all()
         assert np.array_equal(app_plain, app_rate)
         assert float(blocked.sum()) == blocked_plain
-        assert np.array_equal(bidders, clear_loop.in_need(s.need, r))
+        assert np.array_equal(bidders, clear_loop.in_need(s.need, np.ascontiguousarray(r.T)))
         checked.append(np.isfinite(rate).sum(axis=1))
-        return amount, rate, pd_bank, app_rate, blocked, bidders
+        return got
 
     monkeypatch.setattr(offers, "price", both)
     for name, overrides in (
