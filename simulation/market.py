@@ -105,9 +105,6 @@ def at_cells(matrix: np.ndarray, funded: Funded) -> np.ndarray:
     """An (n, I) matrix's values at the funded cells."""
     if matrix.flags.c_contiguous:  # (the cells are the flat positions)
         return matrix.ravel()[funded.cells]
-    by_instrument = matrix.T
-    if by_instrument.flags.c_contiguous:  # stored (instrument, SME): read it flat
-        return by_instrument.ravel()[funded.instrument * funded.n + funded.sme]
     return matrix[funded.sme, funded.instrument]
 
 

@@ -2,10 +2,8 @@
 
 Each price and amount is the expression `offers.py` documents, written out per SME in the same
 order of operations, so the offers are the NumPy ones bit for bit. The noisy PD estimates' `exp`
-is the C library's, which is NumPy's too on CPUs without AVX-512 (tests/simulation/
-test_kernels.py checks it on the machine it runs on); where NumPy would use its own AVX-512
-`exp`, the compiled loop still gives the same numbers on every machine. The delay factor is
-worked out in NumPy and passed in.
+is the C library's, as `market.noisy_pd`'s (`kernels.c_exp`), so the offers are the same on
+every machine. The delay factor is worked out in `offers._params` and passed in.
 """
 
 from __future__ import annotations
