@@ -391,4 +391,9 @@ class SCFModel(mesa.Model):
         return owners_loop.net_worth(
             self.ledger.view(0, self.n), net.edge_seller, net.edge_buyer, self.to_sme,
             self.recv.T, self.bills.T, self.pay_out.T, loans.fee.T, *loans.dues(),
-            self.month - self.bills_month <= self.horizon)
+            self.bills_in_flight())
+
+    def bills_in_flight(self) -> bool:
+        """Whether a bill split within the payment horizon may still be in the bills ring;
+        when not, every slot has settled since, and settling clears its slot: all zeros."""
+        return self.month - self.bills_month <= self.horizon

@@ -96,7 +96,8 @@ def settle(model: SCFModel) -> dict[str, float | np.ndarray]:
         _settle_group(model, group, cohort, h, s, defaulted, totals)
 
     model.recv[:, h] = 0.0
-    model.bills[:, h] = 0.0
+    if model.bills_in_flight():  # (else the slot is zeros already; writing them again cost
+        model.bills[:, h] = 0.0  # 6.5 ms a month at 500,000 SMEs)
     model.pay_out[:, h] = 0.0
     model.loans.clear(s)
     _carry_costs(model)
