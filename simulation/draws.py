@@ -33,25 +33,31 @@ class Month(NamedTuple):
 
 
 @compiled
+def _uniforms(gen, k):
+    """k values of `gen.random()`, in the order NumPy's `gen.random(k)` gives them."""
+    out = np.empty(k)
+    for i in range(k):
+        out[i] = gen.random()
+    return out
+
+
+@compiled
+def _normals(gen, k):
+    """k values of `gen.standard_normal()`, as NumPy's `gen.standard_normal(k)` gives them."""
+    out = np.empty(k)
+    for i in range(k):
+        out[i] = gen.standard_normal()
+    return out
+
+
+@compiled
 def _fill(failure, demand, confirm, screening, late, n, chains, edges):
     """The month's arrays, each generator's values in the order NumPy's `random(size)` and
     `standard_normal(size)` give them (numba's port of NumPy's algorithms, the same numbers:
     tests/simulation/test_draws.py), in one call without the GIL."""
-    u_fail, z_chain, z_sme = np.empty(n), np.empty(chains), np.empty(n)
-    u_conf, z_screen, u_late = np.empty(edges), np.empty(n), np.empty(edges)
-    for i in range(n):
-        u_fail[i] = failure.random()
-    for i in range(chains):
-        z_chain[i] = demand.standard_normal()
-    for i in range(n):
-        z_sme[i] = demand.standard_normal()
-    for i in range(edges):
-        u_conf[i] = confirm.random()
-    for i in range(n):
-        z_screen[i] = screening.standard_normal()
-    for i in range(edges):
-        u_late[i] = late.random()
-    return u_fail, z_chain, z_sme, u_conf, z_screen, u_late
+    z_chain = _normals(demand, chains)  # (demand's draws: the chains', then the SMEs')
+    return (_uniforms(failure, n), z_chain, _normals(demand, n), _uniforms(confirm, edges),
+            _normals(screening, n), _uniforms(late, edges))
 
 
 def draw_month(streams: dict[str, np.random.Generator], n: int, chains: int,
